@@ -66,7 +66,10 @@ fn encode_cond_list(tag: u32, conds: &[BatchCond], buf: &mut impl BufMut) {
 }
 
 fn cond_list_body_len(conds: &[BatchCond]) -> usize {
-    conds.iter().map(|c| encoding::message::encoded_len(1, c)).sum()
+    conds
+        .iter()
+        .map(|c| encoding::message::encoded_len(1, c))
+        .sum()
 }
 
 fn cond_list_len(tag: u32, conds: &[BatchCond]) -> usize {
@@ -99,18 +102,28 @@ impl Message for BatchCond {
             1 | 2 => {
                 let mut step = 0u32;
                 encoding::uint32::merge(wire_type, &mut step, buf, ctx)?;
-                *self = if tag == 1 { BatchCond::Ok { step } } else { BatchCond::Error { step } };
+                *self = if tag == 1 {
+                    BatchCond::Ok { step }
+                } else {
+                    BatchCond::Error { step }
+                };
             }
             3 => {
                 let mut cond = BatchCond::default();
                 encoding::message::merge(wire_type, &mut cond, buf, ctx)?;
-                *self = BatchCond::Not { cond: Box::new(cond) };
+                *self = BatchCond::Not {
+                    cond: Box::new(cond),
+                };
             }
             4 | 5 => {
                 let mut list = CondList::default();
                 encoding::message::merge(wire_type, &mut list, buf, ctx)?;
                 let conds = list.conds;
-                *self = if tag == 4 { BatchCond::And { conds } } else { BatchCond::Or { conds } };
+                *self = if tag == 4 {
+                    BatchCond::And { conds }
+                } else {
+                    BatchCond::Or { conds }
+                };
             }
             6 => {
                 encoding::message::merge(wire_type, &mut (), buf, ctx)?;
@@ -227,12 +240,20 @@ impl Message for BatchResult {
             1 => {
                 let mut entry = ResultEntry::default();
                 encoding::message::merge(wire_type, &mut entry, buf, ctx)?;
-                place(&mut self.step_results, entry.key, entry.value.unwrap_or_default())?;
+                place(
+                    &mut self.step_results,
+                    entry.key,
+                    entry.value.unwrap_or_default(),
+                )?;
             }
             2 => {
                 let mut entry = ErrorEntry::default();
                 encoding::message::merge(wire_type, &mut entry, buf, ctx)?;
-                place(&mut self.step_errors, entry.key, entry.value.unwrap_or_default())?;
+                place(
+                    &mut self.step_errors,
+                    entry.key,
+                    entry.value.unwrap_or_default(),
+                )?;
             }
             3 => {
                 let index = self.replication_index.get_or_insert(0);
@@ -250,7 +271,10 @@ impl Message for BatchResult {
     fn encoded_len(&self) -> usize {
         entries_len(1, &self.step_results)
             + entries_len(2, &self.step_errors)
-            + self.replication_index.as_ref().map_or(0, |i| encoding::uint64::encoded_len(3, i))
+            + self
+                .replication_index
+                .as_ref()
+                .map_or(0, |i| encoding::uint64::encoded_len(3, i))
     }
 
     fn clear(&mut self) {

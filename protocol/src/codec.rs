@@ -94,7 +94,10 @@ pub fn decode_stream_item<T: Wire>(
                 return Ok(None);
             };
             let header = buf.len() - peek.len();
-            let Some(total) = usize::try_from(len).ok().and_then(|l| l.checked_add(header)) else {
+            let Some(total) = usize::try_from(len)
+                .ok()
+                .and_then(|l| l.checked_add(header))
+            else {
                 return Err(DecodeError::Framing("length prefix too large"));
             };
             if buf.len() < total {

@@ -22,7 +22,9 @@ pub enum CursorEntry {
 
 impl Default for CursorEntry {
     fn default() -> Self {
-        CursorEntry::Row { row: Row::default() }
+        CursorEntry::Row {
+            row: Row::default(),
+        }
     }
 }
 
@@ -84,8 +86,12 @@ impl Message for CursorEntry {
             1 => CursorEntry::StepBegin(merged(wire_type, buf, ctx)?),
             2 => CursorEntry::StepEnd(merged(wire_type, buf, ctx)?),
             3 => CursorEntry::StepError(merged(wire_type, buf, ctx)?),
-            4 => CursorEntry::Row { row: merged(wire_type, buf, ctx)? },
-            5 => CursorEntry::Error { error: merged(wire_type, buf, ctx)? },
+            4 => CursorEntry::Row {
+                row: merged(wire_type, buf, ctx)?,
+            },
+            5 => CursorEntry::Error {
+                error: merged(wire_type, buf, ctx)?,
+            },
             _ => return encoding::skip_field(wire_type, tag, buf, ctx),
         };
         Ok(())

@@ -58,7 +58,9 @@ pub enum StreamResult {
 
 impl Default for StreamResult {
     fn default() -> Self {
-        StreamResult::Ok { response: StreamResponse::default() }
+        StreamResult::Ok {
+            response: StreamResponse::default(),
+        }
     }
 }
 

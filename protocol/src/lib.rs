@@ -33,5 +33,7 @@ pub mod ws;
 pub use batch::{Batch, BatchCond, BatchResult, BatchStep};
 pub use codec::Encoding;
 pub use cursor::{CursorEntry, StepBeginEntry, StepEndEntry, StepErrorEntry};
-pub use stmt::{Col, DescribeCol, DescribeParam, DescribeResult, Error, NamedArg, Row, Stmt, StmtResult};
+pub use stmt::{
+    Col, DescribeCol, DescribeParam, DescribeResult, Error, NamedArg, Row, Stmt, StmtResult,
+};
 pub use value::{decode_base64, encode_base64, Value};

@@ -65,11 +65,15 @@ where
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        T::try_from(v).map(Some).map_err(|_| E::custom("integer out of range"))
+        T::try_from(v)
+            .map(Some)
+            .map_err(|_| E::custom("integer out of range"))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        T::try_from(v).map(Some).map_err(|_| E::custom("integer out of range"))
+        T::try_from(v)
+            .map(Some)
+            .map_err(|_| E::custom("integer out of range"))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {

@@ -26,7 +26,11 @@ pub struct Error {
 impl Error {
     /// An error with a code and no extended code.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Error { message: message.into(), code: Some(code.into()), extended_code: None }
+        Error {
+            message: message.into(),
+            code: Some(code.into()),
+            extended_code: None,
+        }
     }
 }
 
@@ -56,7 +60,10 @@ pub struct Stmt {
 impl Stmt {
     /// A statement with inline SQL and no arguments.
     pub fn new(sql: impl Into<String>) -> Self {
-        Stmt { sql: Some(sql.into()), ..Default::default() }
+        Stmt {
+            sql: Some(sql.into()),
+            ..Default::default()
+        }
     }
 
     /// Whether rows were asked for (`want_rows` defaults to true).

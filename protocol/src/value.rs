@@ -208,7 +208,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
                     .map(Value::Blob)
                     .map_err(|e| de::Error::custom(format_args!("invalid base64 in blob: {e}")))
             }
-            other => Err(de::Error::custom(format_args!("unknown value type {other:?}"))),
+            other => Err(de::Error::custom(format_args!(
+                "unknown value type {other:?}"
+            ))),
         }
     }
 }

@@ -23,10 +23,22 @@ pub struct Subprotocol {
 impl Subprotocol {
     /// Every subprotocol, in the server's order of preference.
     pub const ALL: [Subprotocol; 4] = [
-        Subprotocol { version: Version::Hrana3, encoding: Encoding::Protobuf },
-        Subprotocol { version: Version::Hrana3, encoding: Encoding::Json },
-        Subprotocol { version: Version::Hrana2, encoding: Encoding::Json },
-        Subprotocol { version: Version::Hrana1, encoding: Encoding::Json },
+        Subprotocol {
+            version: Version::Hrana3,
+            encoding: Encoding::Protobuf,
+        },
+        Subprotocol {
+            version: Version::Hrana3,
+            encoding: Encoding::Json,
+        },
+        Subprotocol {
+            version: Version::Hrana2,
+            encoding: Encoding::Json,
+        },
+        Subprotocol {
+            version: Version::Hrana1,
+            encoding: Encoding::Json,
+        },
     ];
 
     /// The `Sec-WebSocket-Protocol` token.
@@ -59,7 +71,10 @@ mod tests {
     fn negotiation_prefers_the_newest_version() {
         let pick = |offer: &[&str]| Subprotocol::negotiate(offer.iter().copied()).map(|p| p.name());
         assert_eq!(pick(&["hrana2", "hrana3"]), Some("hrana3"));
-        assert_eq!(pick(&["hrana3", "hrana3-protobuf"]), Some("hrana3-protobuf"));
+        assert_eq!(
+            pick(&["hrana3", "hrana3-protobuf"]),
+            Some("hrana3-protobuf")
+        );
         assert_eq!(pick(&["hrana1"]), Some("hrana1"));
         assert_eq!(pick(&["hrana4", "x"]), None);
         assert_eq!(pick(&[]), None);

@@ -1,0 +1,175 @@
+//! Tidepool's reference server: the Tidepool protocol (a profile of libSQL's Hrana 1/2/3, see
+//! `protocol/SPEC.md`) over HTTP and WebSocket, on an embedded SQLite file.
+//!
+//! Layers, outside in: [`serve`] accepts TCP (and TLS) connections and hands them to hyper; the
+//! axum router in [`http`] authenticates each request and routes it to the pipeline and cursor
+//! endpoints or, on `/`, to a WebSocket session in [`ws`]; both drive [`session::Session`]s,
+//! which run requests through [`exec::Executor`] on connections from [`db::Pool`].
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod exec;
+pub mod http;
+pub mod session;
+pub mod state;
+mod tls;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::ServiceBuilder;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use crate::auth::{Access, Auth};
+pub use crate::config::Config;
+use crate::state::AppState;
+
+/// A running server. Dropping it does not stop it; call [`RunningServer::shutdown`].
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    tls: bool,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The address the server listens on (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr` or `https://addr`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops (it runs until shut down).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the database, binds the listener and starts serving in the background.
+pub async fn serve(config: Config) -> anyhow::Result<RunningServer> {
+    let auth = match &config.auth_key_file {
+        Some(path) => Auth::from_key_file(path)?,
+        None => Auth::disabled(),
+    };
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("TLS needs both a certificate (--tls-cert) and a key (--tls-key)"),
+    };
+    let pool = db::Pool::open(
+        &config.db_path,
+        config.busy_timeout,
+        config.max_idle_connections,
+    )
+    .with_context(|| format!("opening database {}", config.db_path.display()))?;
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .with_context(|| format!("binding {}", config.listen_addr))?;
+    let addr = listener.local_addr()?;
+
+    let state = Arc::new(AppState::new(config, pool, auth));
+    let layers = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(GlobalConcurrencyLimitLayer::new(
+            state.config.max_concurrent_requests,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ));
+    let router = http::router(Arc::clone(&state)).layer(layers);
+    let service = TowerToHyperService::new(router);
+
+    let (stop, mut stopped) = watch::channel(false);
+    tokio::spawn(reap_streams(Arc::clone(&state), stop.subscribe()));
+    let has_tls = tls.is_some();
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, _) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = stopped.changed() => break,
+            };
+            let _ = tcp.set_nodelay(true);
+            let service = service.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let served = match tls {
+                    Some(acceptor) => match acceptor.accept(tcp).await {
+                        Ok(stream) => {
+                            builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                    },
+                    None => {
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                            .await
+                    }
+                };
+                if let Err(e) = served {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        tls: has_tls,
+        stop,
+        task,
+    })
+}
+
+/// Closes idle HTTP streams and over-long transactions, once a second.
+async fn reap_streams(state: Arc<AppState>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let ended = state.http_streams.reap();
+        if !ended.is_empty() {
+            tracing::debug!(count = ended.len(), "closed expired HTTP streams");
+            // Dropping them rolls back and returns connections: blocking work.
+            tokio::task::spawn_blocking(move || drop(ended));
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! What every connection and request shares: settings, the database pool, the token verifier
+//! and the open HTTP streams.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tidepool_protocol::Error;
+
+use crate::auth::{Access, Auth};
+use crate::config::Config;
+use crate::db::Pool;
+use crate::errors::{code, err};
+use crate::exec::ExecLimits;
+use crate::http::streams::HttpStreams;
+use crate::session::Session;
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    pub pool: Arc<Pool>,
+    pub auth: Auth,
+    pub http_streams: HttpStreams,
+}
+
+impl AppState {
+    pub fn new(config: Config, pool: Pool, auth: Auth) -> Self {
+        let http_streams = HttpStreams::new(
+            config.max_http_streams,
+            config.stream_expiry,
+            config.txn_timeout,
+        );
+        AppState {
+            config,
+            pool: Arc::new(pool),
+            auth,
+            http_streams,
+        }
+    }
+
+    pub fn limits(&self) -> ExecLimits {
+        ExecLimits {
+            max_response_bytes: self.config.max_response_bytes,
+        }
+    }
+
+    /// A fresh stream session for a client with `access`.
+    pub fn new_session(&self, access: Access) -> Session {
+        Session::new(Arc::clone(&self.pool), access, self.limits())
+    }
+}
+
+/// Seconds since the Unix epoch, for token expiry.
+pub fn now_unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Stores an SQL text under a client-chosen id, within the per-scope limit.
+pub fn store_sql(
+    sqls: &mut HashMap<i32, Arc<str>>,
+    id: i32,
+    sql: String,
+    limit: usize,
+) -> Result<(), Error> {
+    if sqls.contains_key(&id) {
+        return Err(err(
+            code::SQL_EXISTS,
+            format!("an SQL text is already stored under id {id}"),
+        ));
+    }
+    if sqls.len() >= limit {
+        return Err(err(
+            code::SQL_STORE_LIMIT,
+            format!("at most {limit} SQL texts may be stored"),
+        ));
+    }
+    sqls.insert(id, Arc::from(sql));
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! One WebSocket stream: a task that runs the stream's requests strictly in order, each on a
+//! blocking thread, and owns the stream's cursor while one is open.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tidepool_protocol::ws::{
+    BatchResp, CloseCursorResp, CloseStreamResp, DescribeResp, ExecuteResp, FetchCursorResp,
+    GetAutocommitResp, OpenCursorResp, Response, SequenceResp,
+};
+use tidepool_protocol::{Batch, CursorEntry, Error, Stmt};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+
+use super::conn::{reply_msg, Outbox, Outgoing};
+use crate::auth::Access;
+use crate::errors::{code, err};
+use crate::session::Session;
+use crate::state::AppState;
+
+type Sqls = Arc<HashMap<i32, Arc<str>>>;
+
+/// Most entries one `fetch_cursor` returns, whatever the client asks for.
+const MAX_FETCH: usize = 1024;
+/// Entries a cursor may run ahead of the client.
+const CURSOR_BUFFER: usize = 256;
+
+/// A request for a stream. Stored SQL is a snapshot taken when the request arrived, so a later
+/// `close_sql` does not reach back into requests already queued.
+pub enum Op {
+    Execute(Stmt, Sqls),
+    Batch(Batch, Sqls),
+    Sequence(Option<String>, Option<i32>, Sqls),
+    Describe(Option<String>, Option<i32>, Sqls),
+    GetAutocommit,
+    OpenCursor(i32, Batch, Sqls),
+    FetchCursor(i32, u32),
+    CloseCursor(i32),
+    Close,
+}
+
+pub struct StreamOp {
+    pub request_id: i32,
+    pub op: Op,
+    pub access: Access,
+    pub permit: OwnedSemaphorePermit,
+}
+
+pub fn closed_response() -> Response {
+    Response::CloseStream(CloseStreamResp {})
+}
+
+/// A cursor running on a blocking thread, which holds the session until it ends.
+struct Cursor {
+    id: i32,
+    entries: mpsc::Receiver<CursorEntry>,
+    session_back: oneshot::Receiver<Session>,
+}
+
+struct Worker {
+    app: Arc<AppState>,
+    outbox: Outbox,
+    /// `None` while a cursor holds it.
+    session: Option<Session>,
+    cursor: Option<Cursor>,
+    /// Set when the transaction timeout rolled back a transaction; the next request hears it.
+    timed_out: bool,
+}
+
+/// Starts a stream's worker; it ends when its sender is dropped or it is closed.
+pub fn spawn(app: Arc<AppState>, outbox: Outbox) -> mpsc::UnboundedSender<StreamOp> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let session = app.new_session(Access::ReadOnly);
+    let worker = Worker {
+        app,
+        outbox,
+        session: Some(session),
+        cursor: None,
+        timed_out: false,
+    };
+    tokio::spawn(worker.run(rx));
+    tx
+}
+
+impl Worker {
+    async fn run(mut self, mut ops: mpsc::UnboundedReceiver<StreamOp>) {
+        loop {
+            let deadline = self.txn_deadline();
+            let next = match deadline {
+                Some(deadline) => tokio::select! {
+                    op = ops.recv() => op,
+                    () = tokio::time::sleep_until(deadline.into()) => {
+                        self.expire_transaction().await;
+                        continue;
+                    }
+                },
+                None => ops.recv().await,
+            };
+            let Some(StreamOp {
+                request_id,
+                op,
+                access,
+                permit,
+            }) = next
+            else {
+                break;
+            };
+            let closing = matches!(op, Op::Close);
+            let result = self.handle(op, access).await;
+            let _ = self.outbox.send(Outgoing {
+                msg: reply_msg(request_id, result),
+                permit: Some(permit),
+            });
+            if closing {
+                break;
+            }
+        }
+        self.end().await;
+    }
+
+    fn txn_deadline(&self) -> Option<Instant> {
+        let since = self.session.as_ref()?.txn_since()?;
+        Some(since + self.app.config.txn_timeout)
+    }
+
+    async fn expire_transaction(&mut self) {
+        if let Some(mut session) = self.session.take() {
+            let session = tokio::task::spawn_blocking(move || {
+                session.rollback();
+                session
+            })
+            .await;
+            self.session = session.ok();
+            self.timed_out = true;
+        }
+    }
+
+    async fn handle(&mut self, op: Op, access: Access) -> Result<Response, Error> {
+        match op {
+            Op::FetchCursor(id, max) => return self.fetch(id, max).await,
+            Op::CloseCursor(id) => {
+                if self.cursor.as_ref().is_some_and(|c| c.id == id) {
+                    self.stop_cursor().await;
+                }
+                return Ok(Response::CloseCursor(CloseCursorResp {}));
+            }
+            Op::Close => return Ok(closed_response()),
+            _ => {}
+        }
+        if self.cursor.is_some() {
+            return Err(err(
+                code::STREAM_BUSY,
+                "a cursor is open on this stream; close it first",
+            ));
+        }
+        if std::mem::take(&mut self.timed_out) {
+            return Err(err(
+                code::TRANSACTION_TIMEOUT,
+                "the stream's transaction ran past the server's timeout and was rolled back",
+            ));
+        }
+        let Some(mut session) = self.session.take() else {
+            return Err(err(code::INTERNAL, "the stream lost its session"));
+        };
+        session.access = access;
+        if let Op::OpenCursor(id, batch, sqls) = op {
+            self.start_cursor(id, batch, sqls, session);
+            return Ok(Response::OpenCursor(OpenCursorResp {}));
+        }
+        let work = tokio::task::spawn_blocking(move || {
+            let result = run_op(&mut session, op);
+            (session, result)
+        });
+        match work.await {
+            Ok((session, result)) => {
+                self.session = Some(session);
+                result
+            }
+            Err(_) => Err(err(code::INTERNAL, "the request failed inside the server")),
+        }
+    }
+
+    fn start_cursor(&mut self, id: i32, batch: Batch, sqls: Sqls, mut session: Session) {
+        let (tx, entries) = mpsc::channel(CURSOR_BUFFER);
+        let (back, session_back) = oneshot::channel();
+        tokio::task::spawn_blocking(move || {
+            let outcome = session.with_executor(&sqls, |ex| {
+                ex.cursor(&batch, |entry| tx.blocking_send(entry).is_ok());
+                Ok(())
+            });
+            if let Err(error) = outcome {
+                let _ = tx.blocking_send(CursorEntry::Error { error });
+            }
+            let _ = back.send(session);
+        });
+        self.cursor = Some(Cursor {
+            id,
+            entries,
+            session_back,
+        });
+    }
+
+    async fn fetch(&mut self, id: i32, max: u32) -> Result<Response, Error> {
+        let Some(cursor) = self.cursor.as_mut().filter(|c| c.id == id) else {
+            return Err(err(code::CURSOR_NOT_FOUND, format!("no open cursor {id}")));
+        };
+        let max = (max as usize).min(MAX_FETCH);
+        let mut entries = Vec::new();
+        let mut done = false;
+        if max > 0 {
+            match cursor.entries.recv().await {
+                Some(entry) => entries.push(entry),
+                None => done = true,
+            }
+        }
+        while !done && entries.len() < max {
+            match cursor.entries.try_recv() {
+                Ok(entry) => entries.push(entry),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => done = true,
+            }
+        }
+        Ok(Response::FetchCursor(FetchCursorResp { entries, done }))
+    }
+
+    /// Stops the cursor (its thread sees the closed channel) and takes the session back.
+    async fn stop_cursor(&mut self) {
+        if let Some(cursor) = self.cursor.take() {
+            drop(cursor.entries);
+            self.session = cursor.session_back.await.ok();
+        }
+    }
+
+    async fn end(mut self) {
+        self.stop_cursor().await;
+        if let Some(session) = self.session.take() {
+            // Dropping a session rolls back and returns its connection: blocking work.
+            let _ = tokio::task::spawn_blocking(move || drop(session)).await;
+        }
+    }
+}
+
+fn run_op(session: &mut Session, op: Op) -> Result<Response, Error> {
+    match op {
+        Op::Execute(stmt, sqls) => {
+            let result = session.with_executor(&sqls, |ex| ex.execute(&stmt))?;
+            Ok(Response::Execute(ExecuteResp { result }))
+        }
+        Op::Batch(batch, sqls) => {
+            let result = session.with_executor(&sqls, |ex| ex.batch(&batch))?;
+            Ok(Response::Batch(BatchResp { result }))
+        }
+        Op::Sequence(sql, sql_id, sqls) => {
+            session.with_executor(&sqls, |ex| {
+                ex.sequence(&ex.sql_text(sql.as_deref(), sql_id)?)
+            })?;
+            Ok(Response::Sequence(SequenceResp {}))
+        }
+        Op::Describe(sql, sql_id, sqls) => {
+            let result = session.with_executor(&sqls, |ex| {
+                ex.describe(&ex.sql_text(sql.as_deref(), sql_id)?)
+            })?;
+            Ok(Response::Describe(DescribeResp { result }))
+        }
+        Op::GetAutocommit => Ok(Response::GetAutocommit(GetAutocommitResp {
+            is_autocommit: session.is_autocommit(),
+        })),
+        Op::OpenCursor(..) | Op::FetchCursor(..) | Op::CloseCursor(_) | Op::Close => Err(err(
+            code::INTERNAL,
+            "cursor and close requests are handled by the worker",
+        )),
+    }
+}

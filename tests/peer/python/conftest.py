@@ -88,8 +88,11 @@ def start_server(jwt_public_key_pem: Optional[bytes] = None) -> Server:
         key_file = tmp / "jwt_key.pem"
         key_file.write_bytes(jwt_public_key_pem)
         args += ["--auth-jwt-key-file", str(key_file)]
+    # the server also reads TIDEPOOL_* settings from the environment: keep the caller's out
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIDEPOOL_")}
+    env["NO_COLOR"] = "1"
     proc = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     stderr_lines: list = []
     lines: "queue.Queue[Optional[str]]" = queue.Queue()

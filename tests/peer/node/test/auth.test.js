@@ -2,8 +2,8 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createClient, LibsqlError } from "@libsql/client";
-import { PROTOCOLS, startServer, genKeyPair, mintToken, tableName, rejects } from "./helpers.js";
+import { LibsqlError } from "@libsql/client";
+import { PROTOCOLS, connect, startServer, genKeyPair, mintToken, tableName, rejects } from "./helpers.js";
 
 let server;
 let keys;
@@ -20,7 +20,7 @@ after(async () => {
 });
 
 for (const proto of PROTOCOLS) {
-    describe(`JWT auth over ${proto}://`, () => {
+    describe(`JWT auth over ${proto}`, () => {
         const t = tableName(proto, "secured");
         let rw;
 
@@ -30,7 +30,7 @@ for (const proto of PROTOCOLS) {
         }
 
         async function expectDenied(authToken, label) {
-            const c = createClient({ url: server.url(proto), authToken });
+            const c = connect(server, proto, { authToken });
             try {
                 const err = await rejects(c.execute("SELECT 1"));
                 assert.ok(err instanceof LibsqlError, `${label}: expected LibsqlError, got ${err?.stack ?? err}`);
@@ -43,7 +43,7 @@ for (const proto of PROTOCOLS) {
         }
 
         before(async () => {
-            rw = createClient({ url: server.url(proto), authToken: rwToken });
+            rw = connect(server, proto, { authToken: rwToken });
             await rw.execute(`CREATE TABLE ${t} (v TEXT)`);
         });
         after(() => {
@@ -59,7 +59,7 @@ for (const proto of PROTOCOLS) {
         });
 
         it("a valid token passed as ?authToken= in the URL works", async () => {
-            const c = createClient({ url: `${server.url(proto)}?authToken=${rwToken}` });
+            const c = connect(server, proto, { url: `${server.url(proto)}?authToken=${rwToken}` });
             try {
                 const rs = await c.execute("SELECT 40 + 2");
                 assert.equal(rs.rows[0][0], 42);
@@ -70,7 +70,7 @@ for (const proto of PROTOCOLS) {
 
         it("a read-write token with a future exp works", async () => {
             const token = mintToken(keys.privateKey, { a: "rw", exp: Math.floor(Date.now() / 1000) + 600 });
-            const c = createClient({ url: server.url(proto), authToken: token });
+            const c = connect(server, proto, { authToken: token });
             try {
                 const rs = await c.execute({ sql: `INSERT INTO ${t} (v) VALUES (?)`, args: ["rw-exp"] });
                 assert.equal(rs.rowsAffected, 1);
@@ -105,7 +105,7 @@ for (const proto of PROTOCOLS) {
         });
 
         it("a read-only token can read but cannot write", async () => {
-            const ro = createClient({ url: server.url(proto), authToken: roToken });
+            const ro = connect(server, proto, { authToken: roToken });
             try {
                 const before = await rows();
                 const rs = await ro.execute(`SELECT v FROM ${t} ORDER BY v`);

@@ -2,8 +2,8 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createClient, LibsqlError, LibsqlBatchError } from "@libsql/client";
-import { PROTOCOLS, startServer, tableName, rejects } from "./helpers.js";
+import { LibsqlError, LibsqlBatchError } from "@libsql/client";
+import { PROTOCOLS, connect, startServer, tableName, rejects } from "./helpers.js";
 
 let server;
 before(async () => {
@@ -19,14 +19,14 @@ async function count(client, table) {
 }
 
 for (const proto of PROTOCOLS) {
-    describe(`batch over ${proto}://`, () => {
+    describe(`batch over ${proto}`, () => {
         let client;
         let other; // a second, independent client
         const t = tableName(proto, "items");
 
         before(async () => {
-            client = createClient({ url: server.url(proto), intMode: "bigint" });
-            other = createClient({ url: server.url(proto), intMode: "bigint" });
+            client = connect(server, proto, { intMode: "bigint" });
+            other = connect(server, proto, { intMode: "bigint" });
             await client.execute(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, qty INTEGER)`);
         });
         after(() => {

@@ -3,8 +3,8 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createClient, LibsqlError } from "@libsql/client";
-import { PROTOCOLS, startServer, tableName, rejects } from "./helpers.js";
+import { LibsqlError } from "@libsql/client";
+import { PROTOCOLS, connect, startServer, tableName, rejects } from "./helpers.js";
 
 let server;
 before(async () => {
@@ -15,12 +15,12 @@ after(async () => {
 });
 
 for (const proto of PROTOCOLS) {
-    describe(`SQL errors over ${proto}://`, () => {
+    describe(`SQL errors over ${proto}`, () => {
         let client;
         const t = tableName(proto, "uniq");
 
         before(async () => {
-            client = createClient({ url: server.url(proto), intMode: "bigint" });
+            client = connect(server, proto, { intMode: "bigint" });
             await client.execute(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT NOT NULL, age INTEGER CHECK (age >= 0))`);
             await client.execute({ sql: `INSERT INTO ${t} (id, email, name) VALUES (1, ?, ?)`, args: ["a@example.com", "A"] });
         });

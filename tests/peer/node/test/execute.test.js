@@ -2,8 +2,7 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createClient } from "@libsql/client";
-import { PROTOCOLS, startServer, tableName, rejects } from "./helpers.js";
+import { PROTOCOLS, connect, startServer, tableName, rejects } from "./helpers.js";
 
 let server;
 before(async () => {
@@ -19,13 +18,13 @@ function bytesOf(value) {
 }
 
 for (const proto of PROTOCOLS) {
-    describe(`execute over ${proto}://`, () => {
+    describe(`execute over ${proto}`, () => {
         let client; // intMode "bigint"
         const vals = tableName(proto, "vals");
         const people = tableName(proto, "people");
 
         before(async () => {
-            client = createClient({ url: server.url(proto), intMode: "bigint" });
+            client = connect(server, proto, { intMode: "bigint" });
             await client.execute(`CREATE TABLE ${vals} (id INTEGER PRIMARY KEY, v)`);
             await client.execute(
                 `CREATE TABLE ${people} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLOB, n NUMERIC)`,
@@ -34,6 +33,22 @@ for (const proto of PROTOCOLS) {
         after(() => {
             client?.close();
         });
+
+        if (proto === "http") {
+            it("talks Hrana 2 to POST /v2/pipeline", async () => {
+                const c = connect(server, proto);
+                try {
+                    await c.execute("SELECT 1");
+                    const posts = c.requestPaths.filter((p) => p.startsWith("POST "));
+                    assert.ok(posts.length > 0, JSON.stringify(c.requestPaths));
+                    for (const p of posts) {
+                        assert.equal(p, "POST /v2/pipeline", JSON.stringify(c.requestPaths));
+                    }
+                } finally {
+                    c.close();
+                }
+            });
+        }
 
         it("runs a statement without arguments", async () => {
             const rs = await client.execute("SELECT 1 AS one, 'two' AS two");
@@ -234,11 +249,11 @@ for (const proto of PROTOCOLS) {
         });
     });
 
-    describe(`intMode over ${proto}://`, () => {
+    describe(`intMode over ${proto}`, () => {
         const clients = {};
         before(() => {
             for (const intMode of ["number", "bigint", "string"]) {
-                clients[intMode] = createClient({ url: server.url(proto), intMode });
+                clients[intMode] = connect(server, proto, { intMode });
             }
         });
         after(() => {
@@ -246,7 +261,7 @@ for (const proto of PROTOCOLS) {
         });
 
         it("defaults to number", async () => {
-            const c = createClient({ url: server.url(proto) });
+            const c = connect(server, proto);
             try {
                 const rs = await c.execute("SELECT 42, 9007199254740991");
                 assert.equal(rs.rows[0][0], 42);

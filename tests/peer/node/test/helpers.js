@@ -13,7 +13,53 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, "..", "..", "..", "..");
 
+import { createClient } from "@libsql/client";
+
+/**
+ * The transports every @libsql/client suite runs over. @libsql/client 0.18.0
+ * speaks Hrana 2 on both: POST /v2/pipeline (JSON) over HTTP, and the
+ * WebSocket subprotocols hrana2/hrana1 (JSON) over ws://. Hrana 3 (/v3,
+ * /v3-protobuf, hrana3, hrana3-protobuf) is covered by hrana3.test.js through
+ * @libsql/hrana-client, the protocol library @libsql/client is built on.
+ */
 export const PROTOCOLS = ["http", "ws"];
+
+/**
+ * A fetch that records "METHOD /path" of every request into `paths`, and
+ * answers 404 to GETs of the paths in `hidden` (to steer version discovery).
+ */
+export function recordingFetch(hidden = []) {
+    const paths = [];
+    const f = (input, init) => {
+        const req = input instanceof Request ? input : new Request(input, init);
+        const pathname = new URL(req.url).pathname;
+        paths.push(`${req.method} ${pathname}`);
+        if (req.method === "GET" && hidden.includes(pathname)) {
+            return Promise.resolve(new Response("hidden by the test", { status: 404 }));
+        }
+        return fetch(req);
+    };
+    return { fetch: f, paths };
+}
+
+/**
+ * createClient() for `server` over `transport` ("http" | "ws"); `extra` is
+ * merged into the config (e.g. { intMode, authToken, url }). Over HTTP the
+ * client gets a recording `fetch` (a documented config option) and the
+ * returned client has `requestPaths`: "METHOD /path" of every request made.
+ */
+export function connect(server, transport, extra = {}) {
+    const config = { url: server.url(transport), ...extra };
+    let requestPaths;
+    if (transport === "http") {
+        const rec = recordingFetch();
+        config.fetch = rec.fetch;
+        requestPaths = rec.paths;
+    }
+    const client = createClient(config);
+    client.requestPaths = requestPaths;
+    return client;
+}
 
 /** Path of the tidepool-server binary (env TIDEPOOL_SERVER_BIN, else the cargo debug build). */
 export function serverBin() {
@@ -44,7 +90,10 @@ export async function startServer({ jwtPublicKeyPem } = {}) {
     if (!fs.existsSync(bin)) {
         throw new Error(`tidepool-server binary not found at ${bin} (set TIDEPOOL_SERVER_BIN or build it with 'cargo build -p tidepool-server')`);
     }
-    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // the server also reads TIDEPOOL_* settings from the environment: keep the caller's out
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TIDEPOOL_")));
+    env.NO_COLOR = "1";
+    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env });
     let stderrBuf = "";
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (chunk) => {
@@ -137,7 +186,7 @@ export function mintToken(privateKey, claims) {
 
 /** Per-protocol unique table-name prefix so the http and ws suites never collide. */
 export function tableName(proto, base) {
-    return `${base}_${proto}`;
+    return `${base}_${proto.replaceAll("-", "_")}`;
 }
 
 /** Assert that `promise` rejects; return the error. */

@@ -3,8 +3,8 @@
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createClient, LibsqlError } from "@libsql/client";
-import { PROTOCOLS, startServer, tableName, rejects } from "./helpers.js";
+import { LibsqlError } from "@libsql/client";
+import { PROTOCOLS, connect, startServer, tableName, rejects } from "./helpers.js";
 
 let server;
 before(async () => {
@@ -15,7 +15,7 @@ after(async () => {
 });
 
 for (const proto of PROTOCOLS) {
-    describe(`transactions over ${proto}://`, () => {
+    describe(`transactions over ${proto}`, () => {
         let client;
         let other;
         const t = tableName(proto, "accounts");
@@ -26,8 +26,8 @@ for (const proto of PROTOCOLS) {
         }
 
         before(async () => {
-            client = createClient({ url: server.url(proto), intMode: "bigint" });
-            other = createClient({ url: server.url(proto), intMode: "bigint" });
+            client = connect(server, proto, { intMode: "bigint" });
+            other = connect(server, proto, { intMode: "bigint" });
             await client.execute(`CREATE TABLE ${t} (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, balance INTEGER NOT NULL DEFAULT 0)`);
         });
         after(() => {

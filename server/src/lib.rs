@@ -29,7 +29,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use crate::auth::{Access, Auth};
@@ -94,13 +93,11 @@ pub async fn serve(config: Config) -> anyhow::Result<RunningServer> {
     let state = Arc::new(AppState::new(config, pool, auth));
     let layers = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
+        .layer(axum::error_handling::HandleErrorLayer::new(http::timed_out))
         .layer(GlobalConcurrencyLimitLayer::new(
             state.config.max_concurrent_requests,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            state.config.request_timeout,
-        ));
+        .timeout(state.config.request_timeout);
     let router = http::router(Arc::clone(&state)).layer(layers);
     let service = TowerToHyperService::new(router);
 

@@ -52,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/version", get(version))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -115,11 +116,11 @@ pub async fn read_body(state: &AppState, body: Body) -> Result<bytes::Bytes, Res
         })
 }
 
-async fn supported(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    match authenticate(&state, &headers) {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(response) => response,
-    }
+/// `GET /v2`, `/v3`, `/v3-protobuf`: version probes. They answer without a token because stock
+/// clients probe before sending credentials and fall back to an older version when refused; a
+/// probe reveals nothing but the version (SPEC.md, "Authentication").
+async fn supported() -> StatusCode {
+    StatusCode::OK
 }
 
 async fn health(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -141,6 +142,20 @@ async fn version(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
         "extensions": [],
     });
     axum::Json(body).into_response()
+}
+
+/// The answer to a request that ran past `Config::request_timeout`.
+pub async fn timed_out(_: tower::BoxError) -> Response {
+    let error = err(
+        code::INTERNAL,
+        "the request took longer than the server allows",
+    );
+    http_error(StatusCode::REQUEST_TIMEOUT, error)
+}
+
+async fn method_not_allowed() -> Response {
+    let error = err(code::PROTOCOL_ERROR, "method not allowed on this endpoint");
+    http_error(StatusCode::METHOD_NOT_ALLOWED, error)
 }
 
 async fn not_found() -> Response {

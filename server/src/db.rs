@@ -137,17 +137,25 @@ mod tests {
     fn connections_with_changed_session_state_are_not_reused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let pool = pool(&dir);
+        let fk = |conn: &SqlConn| -> i64 {
+            conn.conn
+                .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+                .expect("read")
+        };
         let conn = pool.get().expect("conn");
+        let default = fk(&conn);
+        let flipped = if default == 0 { "ON" } else { "OFF" };
         conn.conn
-            .execute_batch("PRAGMA foreign_keys = ON")
+            .execute_batch(&format!("PRAGMA foreign_keys = {flipped}"))
             .expect("pragma");
+        assert_ne!(fk(&conn), default);
         pool.put(conn);
         let conn = pool.get().expect("conn");
-        let fk: i64 = conn
-            .conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .expect("read");
-        assert_eq!(fk, 0, "a fresh connection has default settings");
+        assert_eq!(
+            fk(&conn),
+            default,
+            "a fresh connection has default settings"
+        );
     }
 
     #[test]

@@ -89,6 +89,11 @@ impl Executor<'_> {
 
     /// Executes one statement.
     pub fn execute(&self, stmt: &Stmt) -> Result<StmtResult, Error> {
+        self.execute_within(stmt, self.limits.max_response_bytes)
+    }
+
+    /// Executes one statement whose rows may take at most `budget` bytes.
+    fn execute_within(&self, stmt: &Stmt, budget: usize) -> Result<StmtResult, Error> {
         let started = Instant::now();
         let sql = self.sql_text(stmt.sql.as_deref(), stmt.sql_id)?;
         let mut prepared = self.prepare(&sql)?;
@@ -108,7 +113,7 @@ impl Executor<'_> {
                 }
                 let values = row_values(row, width)?;
                 size += values.iter().map(value_size).sum::<usize>();
-                if size > self.limits.max_response_bytes {
+                if size > budget {
                     return Err(too_large(self.limits.max_response_bytes));
                 }
                 rows.push(Row { values });
@@ -135,12 +140,12 @@ impl Executor<'_> {
         }
     }
 
-    /// Executes a batch. Step failures are results; only a result over the size limit fails
-    /// the whole batch.
+    /// Executes a batch. Step failures are results, including a step whose rows would take the
+    /// batch over the response limit (`RESPONSE_TOO_LARGE`); later steps share what is left.
     pub fn batch(&self, batch: &Batch) -> Result<BatchResult, Error> {
         let mut result = BatchResult::default();
         let mut outcomes = Vec::with_capacity(batch.steps.len());
-        let mut size = 0usize;
+        let mut budget = self.limits.max_response_bytes;
         for step in &batch.steps {
             let run = step
                 .condition
@@ -152,17 +157,9 @@ impl Executor<'_> {
                 result.step_errors.push(None);
                 continue;
             }
-            match self.execute(&step.stmt) {
+            match self.execute_within(&step.stmt, budget) {
                 Ok(r) => {
-                    size += r
-                        .rows
-                        .iter()
-                        .flat_map(|r| &r.values)
-                        .map(value_size)
-                        .sum::<usize>();
-                    if size > self.limits.max_response_bytes {
-                        return Err(too_large(self.limits.max_response_bytes));
-                    }
+                    budget = budget.saturating_sub(result_size(&r));
                     outcomes.push(Outcome::Ok);
                     result.step_results.push(Some(r));
                     result.step_errors.push(None);
@@ -333,6 +330,21 @@ fn too_large(limit: usize) -> Error {
         code::RESPONSE_TOO_LARGE,
         format!("the result exceeds the server's limit of {limit} bytes"),
     )
+}
+
+/// Approximate encoded size of a statement's rows, for response limits.
+pub fn result_size(result: &StmtResult) -> usize {
+    result
+        .rows
+        .iter()
+        .flat_map(|r| &r.values)
+        .map(value_size)
+        .sum()
+}
+
+/// Approximate encoded size of a batch's rows.
+pub fn batch_size(result: &BatchResult) -> usize {
+    result.step_results.iter().flatten().map(result_size).sum()
 }
 
 /// Approximate encoded size of a value, for response limits.

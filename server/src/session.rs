@@ -40,6 +40,17 @@ impl Session {
         sqls: &HashMap<i32, Arc<str>>,
         f: impl FnOnce(&Executor<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        self.with_executor_within(sqls, self.limits.max_response_bytes, f)
+    }
+
+    /// As [`Session::with_executor`], with results limited to `max_response_bytes` (what is
+    /// left of a pipeline's budget).
+    pub fn with_executor_within<R>(
+        &mut self,
+        sqls: &HashMap<i32, Arc<str>>,
+        max_response_bytes: usize,
+        f: impl FnOnce(&Executor<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let conn = match self.conn.take() {
             Some(conn) => conn,
             None => self.pool.get().map_err(|e| sqlite_error(&e))?,
@@ -49,7 +60,7 @@ impl Session {
             conn: &conn.conn,
             access: self.access,
             sqls,
-            limits: self.limits,
+            limits: ExecLimits { max_response_bytes },
         };
         let result = f(&executor);
         let in_txn = !conn.conn.is_autocommit();
@@ -69,15 +80,6 @@ impl Session {
     /// When the open transaction began, if one is open.
     pub fn txn_since(&self) -> Option<Instant> {
         self.txn_since
-    }
-
-    /// Rolls back any open transaction (on a transaction timeout).
-    pub fn rollback(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // The pool rolls back, and closes the connection if that fails.
-            self.pool.put(conn);
-        }
-        self.txn_since = None;
     }
 }
 

@@ -18,6 +18,7 @@ use tidepool_protocol::{codec, CursorEntry, Encoding, Error};
 use super::streams::StreamState;
 use super::{authenticate, http_error, read_body, status_for};
 use crate::errors::{code, err};
+use crate::exec::{batch_size, result_size};
 use crate::state::AppState;
 
 /// Cursor output is sent in chunks of about this many bytes.
@@ -94,6 +95,8 @@ fn run_pipeline(
     app: &AppState,
 ) -> (Vec<StreamResult>, bool) {
     let mut closed = false;
+    // The requests of one pipeline share one response budget.
+    let mut budget = app.config.max_response_bytes;
     let results = requests
         .into_iter()
         .map(|request| {
@@ -106,7 +109,13 @@ fn run_pipeline(
                 if matches!(request, StreamRequest::Close(_)) {
                     closed = true;
                 }
-                handle(state, request, app)
+                let outcome = handle(state, request, app, budget);
+                budget = budget.saturating_sub(match &outcome {
+                    Ok(StreamResponse::Execute(r)) => result_size(&r.result),
+                    Ok(StreamResponse::Batch(r)) => batch_size(&r.result),
+                    _ => 0,
+                });
+                outcome
             };
             match outcome {
                 Ok(response) => StreamResult::Ok { response },
@@ -121,16 +130,17 @@ fn handle(
     state: &mut StreamState,
     request: StreamRequest,
     app: &AppState,
+    budget: usize,
 ) -> Result<StreamResponse, Error> {
     let StreamState { session, sqls, .. } = state;
     Ok(match request {
         StreamRequest::Close(_) => StreamResponse::Close(CloseStreamResp {}),
         StreamRequest::Execute(req) => {
-            let result = session.with_executor(sqls, |ex| ex.execute(&req.stmt))?;
+            let result = session.with_executor_within(sqls, budget, |ex| ex.execute(&req.stmt))?;
             StreamResponse::Execute(ExecuteStreamResp { result })
         }
         StreamRequest::Batch(req) => {
-            let result = session.with_executor(sqls, |ex| ex.batch(&req.batch))?;
+            let result = session.with_executor_within(sqls, budget, |ex| ex.batch(&req.batch))?;
             StreamResponse::Batch(BatchStreamResp { result })
         }
         StreamRequest::Sequence(req) => {

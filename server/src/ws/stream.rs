@@ -63,8 +63,9 @@ struct Worker {
     /// `None` while a cursor holds it.
     session: Option<Session>,
     cursor: Option<Cursor>,
-    /// Set when the transaction timeout rolled back a transaction; the next request hears it.
-    timed_out: bool,
+    /// Set when the transaction timeout rolled back the transaction and closed the stream;
+    /// `Some(false)` until a request has been told.
+    timed_out: Option<bool>,
 }
 
 /// Starts a stream's worker; it ends when its sender is dropped or it is closed.
@@ -76,7 +77,7 @@ pub fn spawn(app: Arc<AppState>, outbox: Outbox) -> mpsc::UnboundedSender<Stream
         outbox,
         session: Some(session),
         cursor: None,
-        timed_out: false,
+        timed_out: None,
     };
     tokio::spawn(worker.run(rx));
     tx
@@ -123,15 +124,13 @@ impl Worker {
         Some(since + self.app.config.txn_timeout)
     }
 
+    /// Rolls back the transaction and closes the stream; its id stays taken until the client
+    /// closes it (SPEC.md, "Transaction timeout").
     async fn expire_transaction(&mut self) {
-        if let Some(mut session) = self.session.take() {
-            let session = tokio::task::spawn_blocking(move || {
-                session.rollback();
-                session
-            })
-            .await;
-            self.session = session.ok();
-            self.timed_out = true;
+        if let Some(session) = self.session.take() {
+            // Dropping the session rolls back and returns its connection: blocking work.
+            let _ = tokio::task::spawn_blocking(move || drop(session)).await;
+            self.timed_out = Some(false);
         }
     }
 
@@ -153,11 +152,20 @@ impl Worker {
                 "a cursor is open on this stream; close it first",
             ));
         }
-        if std::mem::take(&mut self.timed_out) {
-            return Err(err(
-                code::TRANSACTION_TIMEOUT,
-                "the stream's transaction ran past the server's timeout and was rolled back",
-            ));
+        match self.timed_out.replace(true) {
+            Some(false) => {
+                return Err(err(
+                    code::TRANSACTION_TIMEOUT,
+                    "the stream's transaction ran past the server's timeout and was rolled back",
+                ))
+            }
+            Some(true) => {
+                return Err(err(
+                    code::STREAM_CLOSED,
+                    "the stream was closed by the transaction timeout",
+                ))
+            }
+            None => self.timed_out = None,
         }
         let Some(mut session) = self.session.take() else {
             return Err(err(code::INTERNAL, "the stream lost its session"));

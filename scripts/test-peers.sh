@@ -10,8 +10,9 @@
 #   TIDEPOOL_VENV        Python venv for the Python suite (default: $HOME/.cache/tidepool-venv)
 #   TIDEPOOL_PYTHON      interpreter used to create that venv (default: python3)
 #
-# Installs are stamped with a hash of their lock/requirements file, so a second
-# run does no network work. Exits non-zero if any suite fails.
+# Installs are skipped when already in place (node_modules stamped with a hash
+# of package.json + package-lock.json; the venv checked against the pins), so a
+# second run does no network work. Exits non-zero if any suite fails.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,7 +67,6 @@ install_node() {
 
 # --- python: venv + pip install -r, only when requirements changed ---------
 install_python() {
-    local stamp="$venv/.tidepool-stamp"
     if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
         command -v "$python" >/dev/null || { echo "test-peers: $python is not installed" >&2; exit 1; }
         log "creating venv at $venv with $("$python" --version 2>&1)"
@@ -74,15 +74,29 @@ install_python() {
         mkdir -p "$(dirname "$venv")"
         "$python" -m venv "$venv"
     fi
-    local want_hash
-    want_hash="$(hash_of "$py_dir/requirements.txt")-$("$venv/bin/python" --version 2>&1)"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_hash" ]; then
+    # The venv may be shared with other tooling, so rather than trusting a
+    # stamp, check that every pinned name==version is what is installed.
+    if "$venv/bin/python" - "$py_dir/requirements.txt" <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+ok = True
+for line in open(sys.argv[1]):
+    line = line.split("#", 1)[0].strip()
+    if not line:
+        continue
+    name, _, pinned = line.partition("==")
+    try:
+        ok = ok and version(name.strip()) == pinned.strip()
+    except PackageNotFoundError:
+        ok = False
+sys.exit(0 if ok else 1)
+PY
+    then
         log "python deps up to date"
         return
     fi
     log "pip install -r tests/peer/python/requirements.txt into $venv"
     "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$py_dir/requirements.txt"
-    echo "$want_hash" >"$stamp"
 }
 
 # --- server binary ---------------------------------------------------------

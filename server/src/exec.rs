@@ -1,6 +1,7 @@
 //! Runs statements, batches, sequences and descriptions on one SQLite connection and builds their
 //! wire results. Blocking: callers run it on a blocking thread.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,6 +34,9 @@ pub struct Executor<'a> {
     pub access: Access,
     pub sqls: &'a HashMap<i32, Arc<str>>,
     pub limits: ExecLimits,
+    /// Set while a `BEGIN TRANSACTION READONLY` transaction is open (libSQL's syntax, which
+    /// @libsql/client sends for its "read" mode): statements that write are refused.
+    pub read_only_txn: &'a Cell<bool>,
 }
 
 /// The outcome of a step, for batch conditions.
@@ -65,6 +69,20 @@ impl Executor<'_> {
         }
     }
 
+    /// The error for SQL text that failed to prepare. SQLite prepares the text after the first
+    /// statement too, so a later statement's error (say, a table the first one would create)
+    /// must not hide that the text holds several statements (SPEC.md §8.10).
+    fn prepare_error(&self, sql: &str, e: &rusqlite::Error) -> Error {
+        let mut statements = rusqlite::Batch::new(self.conn, sql);
+        if matches!(statements.next(), Ok(Some(_))) && !matches!(statements.next(), Ok(None)) {
+            return err(
+                code::SQL_MANY_STATEMENTS,
+                "SQL text contains more than one statement",
+            );
+        }
+        sqlite_error(e)
+    }
+
     /// Prepares one statement, refusing empty text, several statements and, for a read-only
     /// client, anything that writes.
     fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>, Error> {
@@ -77,7 +95,13 @@ impl Executor<'_> {
         let stmt = self
             .conn
             .prepare_cached(sql)
-            .map_err(|e| sqlite_error(&e))?;
+            .map_err(|e| self.prepare_error(sql, &e))?;
+        if self.read_only_txn.get() && !stmt.readonly() {
+            return Err(err(
+                "SQLITE_READONLY",
+                "SQLITE_READONLY: the transaction is read-only and the statement writes",
+            ));
+        }
         if !self.access.can_write() && !stmt.readonly() {
             return Err(err(
                 code::FORBIDDEN,
@@ -85,6 +109,24 @@ impl Executor<'_> {
             ));
         }
         Ok(stmt)
+    }
+
+    /// Prepares a request's statement and binds its arguments. libSQL's
+    /// `BEGIN [TRANSACTION] READONLY` (which SQLite would read as a transaction name) runs as
+    /// `BEGIN DEFERRED` and makes the transaction refuse writes.
+    fn prepare_stmt(&self, stmt: &Stmt) -> Result<rusqlite::CachedStatement<'_>, Error> {
+        let sql = self.sql_text(stmt.sql.as_deref(), stmt.sql_id)?;
+        let mut prepared = if is_begin_read_only(&sql) {
+            let prepared = self.prepare("BEGIN DEFERRED")?;
+            if self.conn.is_autocommit() {
+                self.read_only_txn.set(true);
+            }
+            prepared
+        } else {
+            self.prepare(&sql)?
+        };
+        bind_args(&mut prepared, stmt)?;
+        Ok(prepared)
     }
 
     /// Executes one statement.
@@ -95,9 +137,7 @@ impl Executor<'_> {
     /// Executes one statement whose rows may take at most `budget` bytes.
     fn execute_within(&self, stmt: &Stmt, budget: usize) -> Result<StmtResult, Error> {
         let started = Instant::now();
-        let sql = self.sql_text(stmt.sql.as_deref(), stmt.sql_id)?;
-        let mut prepared = self.prepare(&sql)?;
-        bind_args(&mut prepared, stmt)?;
+        let mut prepared = self.prepare_stmt(stmt)?;
         let cols = columns(&prepared);
         let total_before = self.conn.total_changes();
         let mut rows = Vec::new();
@@ -214,10 +254,7 @@ impl Executor<'_> {
                     error,
                 })
             };
-            let prepared = self
-                .sql_text(step.stmt.sql.as_deref(), step.stmt.sql_id)
-                .and_then(|sql| self.prepare(&sql))
-                .and_then(|mut p| bind_args(&mut p, &step.stmt).map(|()| p));
+            let prepared = self.prepare_stmt(&step.stmt);
             let mut prepared = match prepared {
                 Ok(p) => p,
                 Err(e) => {
@@ -302,7 +339,7 @@ impl Executor<'_> {
         let stmt = self
             .conn
             .prepare_cached(sql)
-            .map_err(|e| sqlite_error(&e))?;
+            .map_err(|e| self.prepare_error(sql, &e))?;
         let params = (1..=stmt.parameter_count())
             .map(|i| DescribeParam {
                 name: stmt.parameter_name(i).map(str::to_owned),
@@ -464,6 +501,24 @@ fn names_match(given: &str, param: &str) -> bool {
     }
 }
 
+/// Whether SQL text is libSQL's `BEGIN [TRANSACTION] READONLY`.
+fn is_begin_read_only(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .map(str::to_ascii_uppercase)
+        .collect();
+    matches!(
+        words
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["BEGIN", "READONLY"] | ["BEGIN", "TRANSACTION", "READONLY"]
+    )
+}
+
 /// Whether SQL text holds only whitespace, comments and semicolons.
 fn is_blank_sql(sql: &str) -> bool {
     let mut rest = sql;
@@ -484,11 +539,27 @@ mod tests {
     use super::*;
     use tidepool_protocol::{BatchStep, NamedArg};
 
+    #[test]
+    fn read_only_transactions_refuse_writes() {
+        exec_with(Access::ReadWrite, |ex| {
+            ex.execute(&Stmt::new("BEGIN TRANSACTION READONLY"))
+                .expect("begin");
+            assert!(ex.read_only_txn.get());
+            assert!(ex.execute(&Stmt::new("SELECT * FROM t")).is_ok());
+            let e = ex
+                .execute(&Stmt::new("INSERT INTO t (v) VALUES ('x')"))
+                .expect_err("write");
+            assert_eq!(e.code.as_deref(), Some("SQLITE_READONLY"));
+            ex.execute(&Stmt::new("ROLLBACK")).expect("rollback");
+        });
+    }
+
     fn exec_with<R>(access: Access, f: impl FnOnce(&Executor<'_>) -> R) -> R {
         let conn = Connection::open_in_memory().expect("open");
         conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
             .expect("schema");
         let sqls = HashMap::new();
+        let read_only_txn = Cell::new(false);
         let ex = Executor {
             conn: &conn,
             access,
@@ -496,6 +567,7 @@ mod tests {
             limits: ExecLimits {
                 max_response_bytes: 1 << 20,
             },
+            read_only_txn: &read_only_txn,
         };
         f(&ex)
     }
@@ -646,6 +718,7 @@ mod tests {
     fn response_limit_is_enforced() {
         let conn = Connection::open_in_memory().expect("open");
         let sqls = HashMap::new();
+        let read_only_txn = Cell::new(false);
         let ex = Executor {
             conn: &conn,
             access: Access::ReadWrite,
@@ -653,6 +726,7 @@ mod tests {
             limits: ExecLimits {
                 max_response_bytes: 1000,
             },
+            read_only_txn: &read_only_txn,
         };
         let e = ex
             .execute(&Stmt::new("SELECT zeroblob(2000)"))

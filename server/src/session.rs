@@ -1,6 +1,7 @@
 //! A stream's hold on the database: one connection (taken from the pool on first use and given
 //! back when the stream ends), the client's access, and when its open transaction began.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +21,8 @@ pub struct Session {
     pub access: Access,
     limits: ExecLimits,
     txn_since: Option<Instant>,
+    /// Whether the open transaction was begun read-only (`BEGIN TRANSACTION READONLY`).
+    read_only_txn: Cell<bool>,
 }
 
 impl Session {
@@ -30,6 +33,7 @@ impl Session {
             access,
             limits,
             txn_since: None,
+            read_only_txn: Cell::new(false),
         }
     }
 
@@ -61,12 +65,16 @@ impl Session {
             access: self.access,
             sqls,
             limits: ExecLimits { max_response_bytes },
+            read_only_txn: &self.read_only_txn,
         };
         let result = f(&executor);
         let in_txn = !conn.conn.is_autocommit();
         match (in_txn, self.txn_since) {
             (true, None) => self.txn_since = Some(Instant::now()),
-            (false, Some(_)) => self.txn_since = None,
+            (false, _) => {
+                self.txn_since = None;
+                self.read_only_txn.set(false);
+            }
             _ => {}
         }
         result

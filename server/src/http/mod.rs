@@ -4,6 +4,7 @@
 pub mod baton;
 mod pipeline;
 pub mod streams;
+mod v1;
 
 use std::sync::Arc;
 
@@ -26,6 +27,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     use Encoding::{Json, Protobuf};
     Router::new()
         .route("/", get(ws::upgrade))
+        .route("/v1/execute", post(v1::execute))
+        .route("/v1/batch", post(v1::batch))
+        .route("/v1", get(supported))
         .route("/v2", get(supported))
         .route("/v3", get(supported))
         .route("/v3-protobuf", get(supported))

@@ -64,6 +64,13 @@ pub fn sqlite_error(e: &rusqlite::Error) -> Error {
 }
 
 fn sqlite_code_error(extended: i32, message: String) -> Error {
+    // The authorizer denies only ATTACH and DETACH, which no client may run (SPEC.md §12.4).
+    if extended == rusqlite::ffi::SQLITE_AUTH {
+        return err(
+            code::FORBIDDEN,
+            format!("ATTACH and DETACH are not allowed ({message})"),
+        );
+    }
     let primary = primary_name(extended & 0xff);
     Error {
         message: format!("{primary}: {message}"),

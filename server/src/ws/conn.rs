@@ -9,8 +9,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt as _, StreamExt as _};
 use tidepool_protocol::version::Subprotocol;
 use tidepool_protocol::ws::{
-    ClientMsg, CloseCursorResp, CloseSqlResp, HelloErrorMsg, HelloOkMsg, OpenStreamResp, Request,
-    RequestMsg, Response, ResponseErrorMsg, ResponseOkMsg, ServerMsg, StoreSqlResp,
+    ClientMsg, CloseSqlResp, HelloErrorMsg, HelloOkMsg, OpenStreamResp, Request, RequestMsg,
+    Response, ResponseErrorMsg, ResponseOkMsg, ServerMsg, StoreSqlResp,
 };
 use tidepool_protocol::{codec, Encoding, Error};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -33,6 +33,7 @@ pub type Outbox = mpsc::UnboundedSender<Outgoing>;
 const CLOSE_PROTOCOL: u16 = 1002;
 const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
 
 struct Conn {
     app: Arc<AppState>,
@@ -77,8 +78,13 @@ pub async fn run(
     };
     let mut hello_seen = false;
     let close = loop {
-        let Some(Ok(frame)) = source.next().await else {
-            break None;
+        let frame = match source.next().await {
+            Some(Ok(frame)) => frame,
+            // tungstenite reports a message over the size limit as a capacity error.
+            Some(Err(e)) if e.to_string().contains("Space limit exceeded") => {
+                break Some((CLOSE_TOO_BIG, "message is over the size limit"));
+            }
+            Some(Err(_)) | None => break None,
         };
         let bytes = match (frame, encoding) {
             (Message::Text(text), Encoding::Json) => bytes::Bytes::from(text),
@@ -264,11 +270,13 @@ impl Conn {
                 Some(stream_id) => {
                     to_stream(self, stream_id, Op::CloseCursor(req.cursor_id), permit)
                 }
-                None => self.reply(
-                    request_id,
-                    Ok(Response::CloseCursor(CloseCursorResp {})),
-                    permit,
-                ),
+                None => {
+                    let e = err(
+                        code::CURSOR_NOT_FOUND,
+                        format!("no open cursor {}", req.cursor_id),
+                    );
+                    self.reply(request_id, Err(e), permit);
+                }
             },
             Request::StoreSql(req) => {
                 let limit = self.app.config.max_sql_texts;

@@ -183,6 +183,7 @@ impl Executor<'_> {
     /// Executes a batch. Step failures are results, including a step whose rows would take the
     /// batch over the response limit (`RESPONSE_TOO_LARGE`); later steps share what is left.
     pub fn batch(&self, batch: &Batch) -> Result<BatchResult, Error> {
+        self.validate(batch)?;
         let mut result = BatchResult::default();
         let mut outcomes = Vec::with_capacity(batch.steps.len());
         let mut budget = self.limits.max_response_bytes;
@@ -214,6 +215,27 @@ impl Executor<'_> {
         Ok(result)
     }
 
+    /// Checks a batch before any step runs: each statement names its SQL exactly once and
+    /// stored texts exist, conditions refer only to earlier steps, and the step count is
+    /// within the limit (SPEC.md, "Batches").
+    fn validate(&self, batch: &Batch) -> Result<(), Error> {
+        if batch.steps.len() > MAX_BATCH_STEPS {
+            let message = format!("a batch may have at most {MAX_BATCH_STEPS} steps");
+            return Err(err(code::PROTOCOL_ERROR, message));
+        }
+        for (index, step) in batch.steps.iter().enumerate() {
+            self.sql_text(step.stmt.sql.as_deref(), step.stmt.sql_id)?;
+            if let Some(cond) = &step.condition {
+                if !refers_to_earlier_steps(cond, index as u32) {
+                    let message =
+                        format!("the condition of step {index} refers to a step that has not run");
+                    return Err(err(code::PROTOCOL_ERROR, message));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Evaluates a condition against the steps run so far. A step that did not run (skipped,
     /// or not yet reached) is neither ok nor failed: Tidepool follows the written Hrana spec
     /// here, not sqld (SPEC.md, "Batch conditions").
@@ -237,6 +259,10 @@ impl Executor<'_> {
     /// Runs a batch, handing each cursor entry to `sink` as it is produced. Stops early when
     /// `sink` returns false (the cursor was closed).
     pub fn cursor(&self, batch: &Batch, mut sink: impl FnMut(CursorEntry) -> bool) {
+        if let Err(error) = self.validate(batch) {
+            sink(CursorEntry::Error { error });
+            return;
+        }
         let mut outcomes = Vec::with_capacity(batch.steps.len());
         for (index, step) in batch.steps.iter().enumerate() {
             let step_no = index as u32;
@@ -359,6 +385,20 @@ impl Executor<'_> {
             is_explain: stmt.is_explain() != 0,
             is_readonly: stmt.readonly(),
         })
+    }
+}
+
+/// Most steps one batch may have.
+const MAX_BATCH_STEPS: usize = 1 << 20;
+
+fn refers_to_earlier_steps(cond: &BatchCond, step: u32) -> bool {
+    match cond {
+        BatchCond::Ok { step: s } | BatchCond::Error { step: s } => *s < step,
+        BatchCond::Not { cond } => refers_to_earlier_steps(cond, step),
+        BatchCond::And { conds } | BatchCond::Or { conds } => {
+            conds.iter().all(|c| refers_to_earlier_steps(c, step))
+        }
+        BatchCond::IsAutocommit {} => true,
     }
 }
 
@@ -697,6 +737,44 @@ mod tests {
                 "not(ok()) on a skipped step is true"
             );
             assert!(r.step_results[4].is_some());
+        });
+    }
+
+    #[test]
+    fn invalid_batches_run_no_step() {
+        exec_with(Access::ReadWrite, |ex| {
+            let insert = BatchStep {
+                condition: None,
+                stmt: Stmt::new("INSERT INTO t (v) VALUES ('a')"),
+            };
+            let forward = BatchStep {
+                condition: Some(BatchCond::Ok { step: 1 }),
+                stmt: Stmt::new("SELECT 1"),
+            };
+            let batch = Batch {
+                steps: vec![insert.clone(), forward],
+                replication_index: None,
+            };
+            let e = ex.batch(&batch).expect_err("forward reference");
+            assert_eq!(e.code.as_deref(), Some(code::PROTOCOL_ERROR));
+            let stored = BatchStep {
+                condition: None,
+                stmt: Stmt {
+                    sql: None,
+                    sql_id: Some(9),
+                    ..Stmt::default()
+                },
+            };
+            let batch = Batch {
+                steps: vec![insert, stored],
+                replication_index: None,
+            };
+            let e = ex.batch(&batch).expect_err("unknown sql_id");
+            assert_eq!(e.code.as_deref(), Some(code::SQL_NOT_FOUND));
+            let n = ex
+                .execute(&Stmt::new("SELECT count(*) FROM t"))
+                .expect("count");
+            assert_eq!(n.rows[0].values[0], Value::Integer(0), "no step ran");
         });
     }
 

@@ -129,7 +129,10 @@ impl Message for BatchCond {
                 encoding::message::merge(wire_type, &mut (), buf, ctx)?;
                 *self = BatchCond::IsAutocommit {};
             }
-            _ => encoding::skip_field(wire_type, tag, buf, ctx)?,
+            // Every field of `BatchCond` is a member of its oneof, so an unknown field is a
+            // condition this version does not know. It must not run or skip a step on a guess
+            // (SPEC.md §2.3), and JSON rejects an unknown `type` too.
+            _ => return Err(decode_error("unknown batch condition type")),
         }
         Ok(())
     }
@@ -201,14 +204,18 @@ fn entries_len<M: Message>(tag: u32, items: &[Option<M>]) -> usize {
         .sum()
 }
 
+// prost offers no other way to name a semantic decode error; the constructor is stable in 0.14.
+#[allow(deprecated)]
+fn decode_error(description: &'static str) -> DecodeError {
+    DecodeError::new(description)
+}
+
 /// Largest step index a decoder accepts in a protobuf batch result map.
 const MAX_STEP_INDEX: u32 = 1 << 20;
 
-// prost offers no other way to name a semantic decode error; the constructor is stable in 0.14.
-#[allow(deprecated)]
 fn place<T>(items: &mut Vec<Option<T>>, key: u32, value: T) -> Result<(), DecodeError> {
     if key > MAX_STEP_INDEX {
-        return Err(DecodeError::new("batch step index out of range"));
+        return Err(decode_error("batch step index out of range"));
     }
     let key = key as usize;
     if items.len() <= key {

@@ -10,22 +10,23 @@ use crate::{Col, Error, Row};
 
 /// One entry of a cursor. A step produces `StepBegin`, any number of `Row`s and `StepEnd`, or a
 /// `StepError` (before or after `StepBegin`); `Error` ends the whole cursor.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CursorEntry {
     StepBegin(StepBeginEntry),
     StepEnd(StepEndEntry),
     StepError(StepErrorEntry),
-    Row { row: Row },
-    Error { error: Error },
-}
-
-impl Default for CursorEntry {
-    fn default() -> Self {
-        CursorEntry::Row {
-            row: Row::default(),
-        }
-    }
+    Row {
+        row: Row,
+    },
+    Error {
+        error: Error,
+    },
+    /// An entry type this version does not know, or (protobuf) an entry with no member set:
+    /// sqld ends cursors with such a `replication_index` entry. Clients skip it (SPEC.md §2.3).
+    #[serde(other, skip_serializing)]
+    #[default]
+    Unknown,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize, prost::Message)]
@@ -63,6 +64,7 @@ impl Message for CursorEntry {
             CursorEntry::StepError(e) => encoding::message::encode(3, e, buf),
             CursorEntry::Row { row } => encoding::message::encode(4, row, buf),
             CursorEntry::Error { error } => encoding::message::encode(5, error, buf),
+            CursorEntry::Unknown => {}
         }
     }
 
@@ -104,6 +106,7 @@ impl Message for CursorEntry {
             CursorEntry::StepError(e) => encoding::message::encoded_len(3, e),
             CursorEntry::Row { row } => encoding::message::encoded_len(4, row),
             CursorEntry::Error { error } => encoding::message::encoded_len(5, error),
+            CursorEntry::Unknown => 0,
         }
     }
 

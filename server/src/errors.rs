@@ -7,6 +7,8 @@ use tidepool_protocol::Error;
 pub mod code {
     pub const PROTOCOL_ERROR: &str = "PROTOCOL_ERROR";
     pub const UNKNOWN_REQUEST: &str = "UNKNOWN_REQUEST";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     pub const STREAM_NOT_FOUND: &str = "STREAM_NOT_FOUND";
     pub const STREAM_EXISTS: &str = "STREAM_EXISTS";
     pub const STREAM_LIMIT: &str = "STREAM_LIMIT";

@@ -158,13 +158,16 @@ pub async fn timed_out(_: tower::BoxError) -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    let error = err(code::PROTOCOL_ERROR, "method not allowed on this endpoint");
+    let error = err(
+        code::METHOD_NOT_ALLOWED,
+        "method not allowed on this endpoint",
+    );
     http_error(StatusCode::METHOD_NOT_ALLOWED, error)
 }
 
 async fn not_found() -> Response {
     http_error(
         StatusCode::NOT_FOUND,
-        err(code::PROTOCOL_ERROR, "no such endpoint"),
+        err(code::NOT_FOUND, "no such endpoint"),
     )
 }

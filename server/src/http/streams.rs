@@ -29,6 +29,8 @@ pub struct StreamState {
 struct Entry {
     state: Arc<tokio::sync::Mutex<StreamState>>,
     last_used: Instant,
+    /// The sequence number of the last baton issued, readable while a request holds `state`.
+    issued_seq: u64,
 }
 
 /// A stream checked out for one request. Hand it back with [`HttpStreams::finish`].
@@ -105,6 +107,14 @@ impl HttpStreams {
             return Err(err(gone, message));
         };
         let Ok(mut state) = Arc::clone(&entry.state).try_lock_owned() else {
+            // The current baton while the stream is still writing a cursor body: busy, and
+            // the baton stays good for a retry (SPEC.md §5.4).
+            if seq == entry.issued_seq && seq != 0 {
+                return Err(err(
+                    code::STREAM_BUSY,
+                    "the stream is still streaming a cursor body",
+                ));
+            }
             return Err(err(
                 code::BATON_REUSED,
                 "the baton is already in use by another request",
@@ -140,6 +150,7 @@ impl HttpStreams {
             Entry {
                 state,
                 last_used: Instant::now(),
+                issued_seq: 0,
             },
         );
         Ok(Lease { id, state: guard })
@@ -149,6 +160,9 @@ impl HttpStreams {
     /// Called before a cursor body streams, so the client has its baton up front.
     pub fn next_baton(&self, lease: &mut Lease) -> String {
         lease.state.seq += 1;
+        if let Some(entry) = self.open.lock().get_mut(&lease.id) {
+            entry.issued_seq = lease.state.seq;
+        }
         self.key.issue(lease.id, lease.state.seq)
     }
 
@@ -169,6 +183,11 @@ impl HttpStreams {
     /// Number of open streams.
     pub fn len(&self) -> usize {
         self.open.lock().len()
+    }
+
+    /// Whether no stream is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.lock().is_empty()
     }
 
     /// Removes idle streams and streams whose transaction ran too long. Returns what they

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use tidepool_protocol::http::StreamRequest;
 use tidepool_protocol::ws::ServerMsg;
 use tidepool_protocol::{Encoding, Stmt};
 use tokio_tungstenite::tungstenite::Message;
@@ -476,10 +475,12 @@ async fn ws_transaction_timeout_releases_the_write_lock() {
 async fn http_unknown_route_and_method() {
     let server = TestServer::start().await;
     let http = server.http(Encoding::Json);
-    let (status, _) = http_error(http.get("/v3/nothing").await).await;
-    assert_eq!(status, 404);
-    let (status, _) = http_error(http.get("/v3/pipeline").await).await;
-    assert_eq!(status, 405);
-    let _ = StreamRequest::Unknown;
+    let (status, error) = http_error(http.get("/v3/nothing").await).await;
+    assert_eq!((status, error.code.as_deref()), (404, Some("NOT_FOUND")));
+    let (status, error) = http_error(http.get("/v3/pipeline").await).await;
+    assert_eq!(
+        (status, error.code.as_deref()),
+        (405, Some("METHOD_NOT_ALLOWED"))
+    );
     still_serving(&server).await;
 }

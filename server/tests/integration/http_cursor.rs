@@ -92,7 +92,6 @@ async fn cursor_entries_for_each_step(enc: Encoding) {
     assert!(matches!(next(), CursorEntry::StepBegin(b) if b.step == 5));
     assert!(matches!(next(), CursorEntry::Row { row } if row.values == vec![text("last")]));
     assert!(matches!(next(), CursorEntry::StepEnd(_)));
-    drop(next);
     assert!(it.next().is_none(), "nothing after the last step");
 }
 
@@ -208,4 +207,62 @@ async fn cursor_baton_continues_the_stream(enc: Encoding) {
     assert!(entries
         .iter()
         .any(|e| matches!(e, CursorEntry::Row { row } if row.values == vec![int(1)])));
+}
+
+both_encodings!(cursor_stream_is_busy_until_its_body_ends);
+
+async fn cursor_stream_is_busy_until_its_body_ends(enc: Encoding) {
+    let server = TestServer::start().await;
+    let http = server.http(enc);
+    // Far more output than the socket buffers hold, so the server is still writing.
+    let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) \
+               SELECT x, printf('%0100d', x) FROM c";
+    let body = codec::encode(
+        enc,
+        &CursorReqBody {
+            baton: None,
+            batch: batch(vec![step(sql, None)]),
+        },
+    );
+    let resp = http.post_raw(http.cursor_path(), body).await;
+    let mut reader = CursorReader::new(enc, resp);
+    let baton = reader.head().await.baton.expect("baton");
+    assert!(matches!(
+        reader.next().await,
+        Some(CursorEntry::StepBegin(_))
+    ));
+
+    let (status, error) = http
+        .pipeline_refused(Some(baton.clone()), vec![execute("SELECT 1")])
+        .await;
+    assert_eq!(
+        (status, error.code.as_deref()),
+        (400, Some("STREAM_BUSY")),
+        "{error:?}"
+    );
+
+    // Abandoning the body frees the stream, and the baton is still good.
+    drop(reader);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let resp = http
+            .pipeline_at(
+                http.pipeline_path(),
+                Some(baton.clone()),
+                vec![execute("SELECT 7")],
+            )
+            .await;
+        if resp.status().as_u16() == 200 {
+            let body = decode_pipeline(enc, resp).await;
+            assert_eq!(scalar(exec_result(&body.results[0])), &int(7));
+            break;
+        }
+        let (_, error) = http_error(resp).await;
+        assert_eq!(error.code.as_deref(), Some("STREAM_BUSY"));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream stays busy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -61,7 +61,8 @@ pub async fn pipeline(
         .http_streams
         .acquire(request.baton.as_deref(), access, || {
             state.new_session(access)
-        });
+        })
+        .await;
     let mut lease = match lease {
         Ok(lease) => lease,
         Err(e) => return http_error(status_for(&e), e),
@@ -189,7 +190,8 @@ pub async fn cursor(
         .http_streams
         .acquire(request.baton.as_deref(), access, || {
             state.new_session(access)
-        });
+        })
+        .await;
     let mut lease = match lease {
         Ok(lease) => lease,
         Err(e) => return http_error(status_for(&e), e),

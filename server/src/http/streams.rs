@@ -40,6 +40,12 @@ pub struct Lease {
     pub state: OwnedMutexGuard<StreamState>,
 }
 
+/// A stream found by its baton: locked for the request, or still busy with a cursor body.
+enum Resume {
+    Ready(OwnedMutexGuard<StreamState>),
+    Busy(Arc<tokio::sync::Mutex<StreamState>>),
+}
+
 /// Why a stream that no longer exists ended, for the error its next request gets.
 #[derive(Debug, Clone, Copy)]
 struct Gone {
@@ -59,6 +65,9 @@ pub struct HttpStreams {
     txn_timeout: Duration,
 }
 
+/// How long a request waits for a stream that is still sending a cursor body.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+
 /// How long the reason a stream ended is remembered.
 const GONE_MEMORY: Duration = Duration::from_secs(300);
 
@@ -76,7 +85,7 @@ impl HttpStreams {
     }
 
     /// Opens a new stream (no baton) or resumes the one a baton names.
-    pub fn acquire(
+    pub async fn acquire(
         &self,
         baton: Option<&str>,
         access: Access,
@@ -91,8 +100,35 @@ impl HttpStreams {
                 "the baton is not one this server issued",
             )
         })?;
-        let mut open = self.open.lock();
-        let Some(entry) = open.get_mut(&id) else {
+        let mut state = match self.try_resume(id, seq)? {
+            Resume::Ready(state) => state,
+            // The current baton while the stream still writes a cursor body: the client may
+            // send its next request as soon as it has read the body, so wait for the stream.
+            Resume::Busy(stream) => {
+                let waited = tokio::time::timeout(BUSY_WAIT, stream.lock_owned()).await;
+                let state = waited.map_err(|_| {
+                    err(
+                        code::STREAM_BUSY,
+                        "the stream is still streaming a cursor body",
+                    )
+                })?;
+                if state.seq != seq {
+                    return Err(err(code::BATON_REUSED, "the baton was already used"));
+                }
+                state
+            }
+        };
+        if let Some(entry) = self.open.lock().get_mut(&id) {
+            entry.last_used = Instant::now();
+        }
+        state.session.access = access;
+        Ok(Lease { id, state })
+    }
+
+    /// Locks the stream `id` for request `seq` if it is free.
+    fn try_resume(&self, id: u64, seq: u64) -> Result<Resume, Error> {
+        let open = self.open.lock();
+        let Some(entry) = open.get(&id) else {
             drop(open);
             let gone = self
                 .gone
@@ -106,26 +142,17 @@ impl HttpStreams {
             };
             return Err(err(gone, message));
         };
-        let Ok(mut state) = Arc::clone(&entry.state).try_lock_owned() else {
-            // The current baton while the stream is still writing a cursor body: busy, and
-            // the baton stays good for a retry (SPEC.md §5.4).
-            if seq == entry.issued_seq && seq != 0 {
-                return Err(err(
-                    code::STREAM_BUSY,
-                    "the stream is still streaming a cursor body",
-                ));
+        match Arc::clone(&entry.state).try_lock_owned() {
+            Ok(state) if state.seq == seq => Ok(Resume::Ready(state)),
+            Ok(_) => Err(err(code::BATON_REUSED, "the baton was already used")),
+            Err(_) if seq == entry.issued_seq && seq != 0 => {
+                Ok(Resume::Busy(Arc::clone(&entry.state)))
             }
-            return Err(err(
+            Err(_) => Err(err(
                 code::BATON_REUSED,
                 "the baton is already in use by another request",
-            ));
-        };
-        if state.seq != seq {
-            return Err(err(code::BATON_REUSED, "the baton was already used"));
+            )),
         }
-        entry.last_used = Instant::now();
-        state.session.access = access;
-        Ok(Lease { id, state })
     }
 
     fn open_new(&self, session: Session) -> Result<Lease, Error> {

@@ -484,3 +484,45 @@ async fn http_unknown_route_and_method() {
     );
     still_serving(&server).await;
 }
+
+both_encodings!(invalid_batch_runs_nothing);
+
+async fn invalid_batch_runs_nothing(enc: Encoding) {
+    let server = TestServer::start().await;
+    let mut s = server.http(enc).stream();
+    s.exec_sql("CREATE TABLE iv (x)").await;
+    let mut by_missing_id = step("unused", None);
+    by_missing_id.stmt = Stmt {
+        sql: None,
+        sql_id: Some(404),
+        ..Default::default()
+    };
+    let cases = [
+        // A condition on a later step, and on the step itself.
+        (
+            batch(vec![
+                step("INSERT INTO iv VALUES (1)", None),
+                step("SELECT 1", Some(ok(2))),
+                step("SELECT 2", None),
+            ]),
+            "PROTOCOL_ERROR",
+        ),
+        (
+            batch(vec![
+                step("INSERT INTO iv VALUES (1)", None),
+                step("SELECT 1", Some(ok(1))),
+            ]),
+            "PROTOCOL_ERROR",
+        ),
+        (
+            batch(vec![step("INSERT INTO iv VALUES (1)", None), by_missing_id]),
+            "SQL_NOT_FOUND",
+        ),
+    ];
+    for (b, code) in cases {
+        let result = s.send_one(batch_req(b)).await;
+        assert_eq!(code_of(&result), code);
+    }
+    let r = s.exec_sql("SELECT count(*) FROM iv").await;
+    assert_eq!(scalar(&r), &int(0), "no step of an invalid batch runs");
+}

@@ -1,0 +1,263 @@
+//! Results: rows read one at a time from a cursor ([`Rows`]), a single [`Row`] with typed and
+//! serde access, and whole results of executes and batches.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use tidepool_protocol::{CursorEntry, StmtResult};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::error::{code, Error, ErrorKind, Result};
+use crate::remote::{RemoteConn, RemoteCursor};
+use crate::value::{FromValue, Value};
+
+/// A result column: its name and declared type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The declared type of a table column (`INTEGER`, `TEXT`, ...); `None` for expressions.
+    pub decltype: Option<String>,
+}
+
+pub(crate) fn columns(cols: Vec<tidepool_protocol::Col>) -> Arc<[Column]> {
+    cols.into_iter()
+        .map(|c| Column {
+            name: c.name.unwrap_or_default(),
+            decltype: c.decltype,
+        })
+        .collect()
+}
+
+/// One row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    columns: Arc<[Column]>,
+    values: Vec<Value>,
+}
+
+/// A column index: a position (`usize`) or a name (`&str`).
+pub trait ColumnIndex {
+    fn index(&self, columns: &[Column]) -> Result<usize>;
+}
+
+impl ColumnIndex for usize {
+    fn index(&self, columns: &[Column]) -> Result<usize> {
+        if *self < columns.len() {
+            Ok(*self)
+        } else {
+            Err(Error::usage(
+                code::COLUMN_NOT_FOUND,
+                format!("no column {self} (the row has {})", columns.len()),
+            ))
+        }
+    }
+}
+
+impl ColumnIndex for &str {
+    fn index(&self, columns: &[Column]) -> Result<usize> {
+        columns.iter().position(|c| c.name == *self).ok_or_else(|| {
+            Error::usage(code::COLUMN_NOT_FOUND, format!("no column named {self:?}"))
+        })
+    }
+}
+
+impl Row {
+    pub(crate) fn new(columns: Arc<[Column]>, values: Vec<Value>) -> Self {
+        Row { columns, values }
+    }
+
+    /// The value of a column, converted.
+    pub fn get<T: FromValue>(&self, index: impl ColumnIndex) -> Result<T> {
+        let i = index.index(&self.columns)?;
+        T::from_value(&self.values[i])
+    }
+
+    /// The raw value of a column.
+    pub fn value(&self, index: impl ColumnIndex) -> Result<&Value> {
+        Ok(&self.values[index.index(&self.columns)?])
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    pub fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+
+    /// The row as a serde type, fields matched to columns by name. Blobs read as byte
+    /// sequences, integers and reals as numbers.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .columns
+            .iter()
+            .zip(&self.values)
+            .map(|(c, v)| (c.name.clone(), to_json(v)))
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
+            Error::new(
+                ErrorKind::Decode,
+                code::TYPE_MISMATCH,
+                format!("row does not fit the type: {e}"),
+            )
+        })
+    }
+}
+
+fn to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => (*i).into(),
+        Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+        }
+        Value::Text(s) => s.clone().into(),
+        Value::Blob(b) => b
+            .iter()
+            .map(|&byte| serde_json::Value::from(byte))
+            .collect(),
+    }
+}
+
+/// The outcome of a statement that is not read for its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecuteResult {
+    /// Rows changed by an INSERT, UPDATE or DELETE.
+    pub rows_affected: u64,
+    /// The rowid of the last inserted row, when the server reports one.
+    pub last_insert_rowid: Option<i64>,
+}
+
+/// A whole statement result (from a batch).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultSet {
+    pub columns: Arc<[Column]>,
+    pub rows: Vec<Row>,
+    pub rows_affected: u64,
+    pub last_insert_rowid: Option<i64>,
+}
+
+impl From<StmtResult> for ResultSet {
+    fn from(r: StmtResult) -> Self {
+        let columns = columns(r.cols);
+        let rows = r
+            .rows
+            .into_iter()
+            .map(|row| Row::new(Arc::clone(&columns), row.values))
+            .collect();
+        ResultSet {
+            columns,
+            rows,
+            rows_affected: r.affected_row_count,
+            last_insert_rowid: r.last_insert_rowid,
+        }
+    }
+}
+
+/// Rows read as they arrive. The connection is busy until the rows are read to the end or
+/// dropped.
+#[derive(Debug)]
+pub struct Rows {
+    columns: Arc<[Column]>,
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    Buffered(VecDeque<Vec<Value>>),
+    Cursor {
+        cursor: RemoteCursor,
+        // Held so no other request uses the stream while the cursor reads it.
+        _conn: OwnedMutexGuard<RemoteConn>,
+    },
+    Done,
+}
+
+impl Rows {
+    pub(crate) fn buffered(result: StmtResult) -> Self {
+        Rows {
+            columns: columns(result.cols),
+            source: Source::Buffered(result.rows.into_iter().map(|r| r.values).collect()),
+        }
+    }
+
+    /// Reads the cursor up to its first step's columns.
+    pub(crate) async fn from_cursor(
+        mut cursor: RemoteCursor,
+        conn: OwnedMutexGuard<RemoteConn>,
+    ) -> Result<Self> {
+        loop {
+            match cursor.next().await? {
+                Some(CursorEntry::StepBegin(begin)) => {
+                    return Ok(Rows {
+                        columns: columns(begin.cols),
+                        source: Source::Cursor {
+                            cursor,
+                            _conn: conn,
+                        },
+                    });
+                }
+                Some(CursorEntry::StepError(e)) => return Err(Error::from_wire(e.error)),
+                Some(CursorEntry::Error { error }) => return Err(Error::from_wire(error)),
+                Some(CursorEntry::StepEnd(_) | CursorEntry::Row { .. }) => {
+                    return Err(Error::protocol("cursor entries before step_begin"));
+                }
+                Some(_) => continue,
+                None => return Err(Error::protocol("the cursor ended without a result")),
+            }
+        }
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The next row, or `None` after the last.
+    pub async fn next(&mut self) -> Result<Option<Row>> {
+        let values = match &mut self.source {
+            Source::Buffered(rows) => rows.pop_front(),
+            Source::Done => None,
+            Source::Cursor { cursor, .. } => loop {
+                match cursor.next().await {
+                    Ok(Some(CursorEntry::Row { row })) => break Some(row.values),
+                    Ok(Some(CursorEntry::StepEnd(_)) | None) => break None,
+                    Ok(Some(CursorEntry::StepError(e))) => {
+                        self.source = Source::Done;
+                        return Err(Error::from_wire(e.error));
+                    }
+                    Ok(Some(CursorEntry::Error { error })) => {
+                        self.source = Source::Done;
+                        return Err(Error::from_wire(error));
+                    }
+                    Ok(Some(_)) => continue,
+                    Err(e) => {
+                        self.source = Source::Done;
+                        return Err(e);
+                    }
+                }
+            },
+        };
+        match values {
+            Some(values) => Ok(Some(Row::new(Arc::clone(&self.columns), values))),
+            None => {
+                // Release the connection as soon as the rows are done.
+                self.source = Source::Done;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Reads all remaining rows.
+    pub async fn collect_all(mut self) -> Result<Vec<Row>> {
+        let mut rows = Vec::new();
+        while let Some(row) = self.next().await? {
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+}

@@ -55,21 +55,8 @@ const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// What an authenticated request may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Reads only (`"a": "ro"`).
-    ReadOnly,
-    /// Reads and writes (`"a": "rw"`, or no `a` claim at all).
-    ReadWrite,
-}
-
-impl Access {
-    /// Whether this access level allows statements that modify the database.
-    pub fn can_write(self) -> bool {
-        matches!(self, Access::ReadWrite)
-    }
-}
+/// What an authenticated request may do (`"a": "ro"` or `"rw"`).
+pub use tidepool_engine::Access;
 
 /// Why a request was refused. Messages never contain the token.
 #[derive(Debug, thiserror::Error)]

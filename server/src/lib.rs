@@ -8,14 +8,13 @@
 
 pub mod auth;
 pub mod config;
-pub mod db;
-pub mod errors;
-pub mod exec;
 pub mod http;
 pub mod session;
 pub mod state;
 mod tls;
 mod ws;
+
+pub use tidepool_engine::{db, errors, exec};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

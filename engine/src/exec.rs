@@ -14,8 +14,8 @@ use tidepool_protocol::{
     Error, Row, StepBeginEntry, StepEndEntry, StepErrorEntry, Stmt, StmtResult, Value,
 };
 
-use crate::auth::Access;
 use crate::errors::{code, err, sqlite_error};
+use crate::Access;
 
 /// Stored SQL texts, by client-chosen id. Shared copy-on-write so a request can take a snapshot.
 pub type SqlTexts = Arc<HashMap<i32, Arc<str>>>;

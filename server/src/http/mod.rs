@@ -80,6 +80,7 @@ pub fn status_for(error: &Error) -> StatusCode {
         Some(code::REQUEST_TOO_LARGE) => StatusCode::PAYLOAD_TOO_LARGE,
         Some(code::STREAM_LIMIT) => StatusCode::SERVICE_UNAVAILABLE,
         Some(c) if c.starts_with("AUTH_") => StatusCode::UNAUTHORIZED,
+        Some(code::FORBIDDEN) => StatusCode::FORBIDDEN,
         Some(code::INTERNAL) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }

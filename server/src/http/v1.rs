@@ -67,7 +67,8 @@ where
     let outcome = tokio::task::spawn_blocking(move || work(&mut session, request)).await;
     match outcome {
         Ok(Ok(response)) => axum::Json(response).into_response(),
-        Ok(Err(error)) => http_error(StatusCode::BAD_REQUEST, error),
+        // A whole request refused for the token's access is a 403; other failures are 400.
+        Ok(Err(error)) => http_error(super::status_for(&error), error),
         Err(_) => http_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             err(code::INTERNAL, "request failed"),

@@ -22,6 +22,8 @@ type Sqls = Arc<HashMap<i32, Arc<str>>>;
 
 /// Most entries one `fetch_cursor` returns, whatever the client asks for.
 const MAX_FETCH: usize = 1024;
+/// Most pipelined requests of one stream run together on one blocking thread.
+const MAX_RUN: usize = 64;
 /// Entries a cursor may run ahead of the client.
 const CURSOR_BUFFER: usize = 256;
 
@@ -37,6 +39,20 @@ pub enum Op {
     FetchCursor(i32, u32),
     CloseCursor(i32),
     Close,
+}
+
+impl Op {
+    /// Requests that run on the session without touching cursors or the stream's life.
+    fn is_plain(&self) -> bool {
+        matches!(
+            self,
+            Op::Execute(..)
+                | Op::Batch(..)
+                | Op::Sequence(..)
+                | Op::Describe(..)
+                | Op::GetAutocommit
+        )
+    }
 }
 
 pub struct StreamOp {
@@ -85,27 +101,45 @@ pub fn spawn(app: Arc<AppState>, outbox: Outbox) -> mpsc::UnboundedSender<Stream
 
 impl Worker {
     async fn run(mut self, mut ops: mpsc::UnboundedReceiver<StreamOp>) {
+        // A request taken from the queue while gathering a run, to be handled next.
+        let mut pending: Option<StreamOp> = None;
         loop {
-            let deadline = self.txn_deadline();
-            let next = match deadline {
-                Some(deadline) => tokio::select! {
-                    op = ops.recv() => op,
-                    () = tokio::time::sleep_until(deadline.into()) => {
-                        self.expire_transaction().await;
-                        continue;
-                    }
+            let next = match pending.take() {
+                Some(op) => Some(op),
+                None => match self.txn_deadline() {
+                    Some(deadline) => tokio::select! {
+                        op = ops.recv() => op,
+                        () = tokio::time::sleep_until(deadline.into()) => {
+                            self.expire_transaction().await;
+                            continue;
+                        }
+                    },
+                    None => ops.recv().await,
                 },
-                None => ops.recv().await,
             };
-            let Some(StreamOp {
+            let Some(first) = next else { break };
+            if first.op.is_plain() && self.ready_for_plain() {
+                // Requests the client pipelined run together on one blocking thread.
+                let mut run = vec![first];
+                while run.len() < MAX_RUN {
+                    match ops.try_recv() {
+                        Ok(op) if op.op.is_plain() => run.push(op),
+                        Ok(op) => {
+                            pending = Some(op);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                self.handle_run(run).await;
+                continue;
+            }
+            let StreamOp {
                 request_id,
                 op,
                 access,
                 permit,
-            }) = next
-            else {
-                break;
-            };
+            } = first;
             let closing = matches!(op, Op::Close);
             let result = self.handle(op, access).await;
             let _ = self.outbox.send(Outgoing {
@@ -117,6 +151,57 @@ impl Worker {
             }
         }
         self.end().await;
+    }
+
+    /// Whether plain requests can run right now (no cursor, no timed-out transaction).
+    fn ready_for_plain(&self) -> bool {
+        self.cursor.is_none() && self.timed_out.is_none() && self.session.is_some()
+    }
+
+    /// Runs consecutive plain requests in order on one blocking thread.
+    async fn handle_run(&mut self, run: Vec<StreamOp>) {
+        let Some(mut session) = self.session.take() else {
+            return;
+        };
+        let ids: Vec<i32> = run.iter().map(|op| op.request_id).collect();
+        let work = tokio::task::spawn_blocking(move || {
+            let replies: Vec<_> = run
+                .into_iter()
+                .map(
+                    |StreamOp {
+                         request_id,
+                         op,
+                         access,
+                         permit,
+                     }| {
+                        session.access = access;
+                        (reply_msg(request_id, run_op(&mut session, op)), permit)
+                    },
+                )
+                .collect();
+            (session, replies)
+        });
+        match work.await {
+            Ok((session, replies)) => {
+                self.session = Some(session);
+                for (msg, permit) in replies {
+                    let _ = self.outbox.send(Outgoing {
+                        msg,
+                        permit: Some(permit),
+                    });
+                }
+            }
+            Err(_) => {
+                tracing::error!("a stream's requests failed inside the server");
+                for request_id in ids {
+                    let error = err(code::INTERNAL, "the request failed inside the server");
+                    let _ = self.outbox.send(Outgoing {
+                        msg: reply_msg(request_id, Err(error)),
+                        permit: None,
+                    });
+                }
+            }
+        }
     }
 
     fn txn_deadline(&self) -> Option<Instant> {

@@ -330,3 +330,55 @@ async fn ws_read_only_token() {
         assert_eq!(scalar(ws_exec(&r)), &text("1,4"), "{proto}");
     }
 }
+
+/// Hrana-over-HTTP v1 answers a whole refused request with an HTTP status: 403 for a write
+/// with a read-only token, 401 without a token, 400 for a SQL error.
+#[tokio::test]
+async fn v1_routes_answer_with_statuses() {
+    let server = TestServer::start_auth().await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, token: Option<String>, body: serde_json::Value| {
+        let mut request = client.post(format!("{}/{path}", server.url)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let write = serde_json::json!({"stmt": {"sql": "CREATE TABLE v1 (x)"}});
+    let ro = Some(server.token(Access::ReadOnly));
+    let rw = Some(server.token(Access::ReadWrite));
+
+    let resp = post("v1/execute", ro.clone(), write.clone())
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 403);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "FORBIDDEN");
+    assert_eq!(
+        post("v1/execute", None, write.clone())
+            .await
+            .expect("send")
+            .status(),
+        401
+    );
+
+    let resp = post("v1/execute", rw.clone(), write).await.expect("send");
+    assert_eq!(resp.status(), 200);
+    let read = serde_json::json!({"stmt": {"sql": "SELECT count(*) FROM v1"}});
+    let body: serde_json::Value = post("v1/execute", ro, read)
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["result"]["rows"][0][0]["value"], "0");
+
+    let bad = serde_json::json!({"batch": {"steps": [{"stmt": {"sql": "SELEC"}}]}});
+    let body: serde_json::Value = post("v1/batch", rw, bad)
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["result"]["step_errors"][0]["code"], "SQLITE_ERROR");
+}

@@ -7,6 +7,7 @@
 //! which run requests through [`exec::Executor`] on connections from [`db::Pool`].
 
 pub mod auth;
+mod blocking;
 pub mod config;
 pub mod http;
 pub mod session;

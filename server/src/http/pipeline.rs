@@ -68,7 +68,7 @@ pub async fn pipeline(
         Err(e) => return http_error(status_for(&e), e),
     };
     let app = Arc::clone(&state);
-    let work = tokio::task::spawn_blocking(move || {
+    let work = crate::blocking::run(move || {
         let (results, close) = run_pipeline(&mut lease.state, request.requests, &app);
         let baton = (!close).then(|| app.http_streams.next_baton(&mut lease));
         // A closed stream's lease drops here, on this blocking thread, returning its connection.
@@ -80,8 +80,8 @@ pub async fn pipeline(
         }
     });
     match work.await {
-        Ok(response) => encoded(encoding, codec::encode(encoding, &response)),
-        Err(_) => http_error(
+        Some(response) => encoded(encoding, codec::encode(encoding, &response)),
+        None => http_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             err(code::INTERNAL, "request failed"),
         ),

@@ -64,12 +64,12 @@ where
         }
     };
     let mut session = state.new_session(access);
-    let outcome = tokio::task::spawn_blocking(move || work(&mut session, request)).await;
+    let outcome = crate::blocking::run(move || work(&mut session, request)).await;
     match outcome {
-        Ok(Ok(response)) => axum::Json(response).into_response(),
+        Some(Ok(response)) => axum::Json(response).into_response(),
         // A whole request refused for the token's access is a 403; other failures are 400.
-        Ok(Err(error)) => http_error(super::status_for(&error), error),
-        Err(_) => http_error(
+        Some(Err(error)) => http_error(super::status_for(&error), error),
+        None => http_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             err(code::INTERNAL, "request failed"),
         ),

@@ -164,7 +164,7 @@ impl Worker {
             return;
         };
         let ids: Vec<i32> = run.iter().map(|op| op.request_id).collect();
-        let work = tokio::task::spawn_blocking(move || {
+        let work = crate::blocking::run(move || {
             let replies: Vec<_> = run
                 .into_iter()
                 .map(
@@ -182,7 +182,7 @@ impl Worker {
             (session, replies)
         });
         match work.await {
-            Ok((session, replies)) => {
+            Some((session, replies)) => {
                 self.session = Some(session);
                 for (msg, permit) in replies {
                     let _ = self.outbox.send(Outgoing {
@@ -191,7 +191,7 @@ impl Worker {
                     });
                 }
             }
-            Err(_) => {
+            None => {
                 tracing::error!("a stream's requests failed inside the server");
                 for request_id in ids {
                     let error = err(code::INTERNAL, "the request failed inside the server");
@@ -260,16 +260,16 @@ impl Worker {
             self.start_cursor(id, batch, sqls, session);
             return Ok(Response::OpenCursor(OpenCursorResp {}));
         }
-        let work = tokio::task::spawn_blocking(move || {
+        let work = crate::blocking::run(move || {
             let result = run_op(&mut session, op);
             (session, result)
         });
         match work.await {
-            Ok((session, result)) => {
+            Some((session, result)) => {
                 self.session = Some(session);
                 result
             }
-            Err(_) => Err(err(code::INTERNAL, "the request failed inside the server")),
+            None => Err(err(code::INTERNAL, "the request failed inside the server")),
         }
     }
 

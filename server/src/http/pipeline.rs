@@ -15,7 +15,7 @@ use tidepool_protocol::http::{
 };
 use tidepool_protocol::{codec, CursorEntry, Encoding, Error};
 
-use super::streams::StreamState;
+use super::streams::{Lease, StreamState};
 use super::{authenticate, http_error, read_body, status_for};
 use crate::errors::{code, err};
 use crate::exec::{batch_size, result_size};
@@ -29,21 +29,45 @@ fn encoded(encoding: Encoding, body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-async fn decode_request<T: codec::Wire>(
+/// A request body that names its stream by baton.
+trait OnStream: codec::Wire {
+    fn baton(&self) -> Option<&str>;
+}
+
+impl OnStream for PipelineReqBody {
+    fn baton(&self) -> Option<&str> {
+        self.baton.as_deref()
+    }
+}
+
+impl OnStream for CursorReqBody {
+    fn baton(&self) -> Option<&str> {
+        self.baton.as_deref()
+    }
+}
+
+/// Authenticates, reads and decodes a request, and checks out the stream its baton names (or
+/// a new one). A refusal is the finished error response.
+async fn open<T: OnStream>(
     state: &AppState,
     encoding: Encoding,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(crate::auth::Access, T), Response> {
+) -> Result<(T, Lease), Response> {
     let access = authenticate(state, headers)?;
     let bytes = read_body(state, body).await?;
-    let request = codec::decode(encoding, &bytes).map_err(|e| {
+    let request: T = codec::decode(encoding, &bytes).map_err(|e| {
         http_error(
             StatusCode::BAD_REQUEST,
             err(code::PROTOCOL_ERROR, e.to_string()),
         )
     })?;
-    Ok((access, request))
+    let lease = state
+        .http_streams
+        .acquire(request.baton(), access, || state.new_session(access))
+        .await
+        .map_err(|e| http_error(status_for(&e), e))?;
+    Ok((request, lease))
 }
 
 pub async fn pipeline(
@@ -52,20 +76,10 @@ pub async fn pipeline(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (access, request) =
-        match decode_request::<PipelineReqBody>(&state, encoding, &headers, body).await {
-            Ok(decoded) => decoded,
-            Err(response) => return response,
-        };
-    let lease = state
-        .http_streams
-        .acquire(request.baton.as_deref(), access, || {
-            state.new_session(access)
-        })
-        .await;
-    let mut lease = match lease {
-        Ok(lease) => lease,
-        Err(e) => return http_error(status_for(&e), e),
+    let (request, mut lease) = match open::<PipelineReqBody>(&state, encoding, &headers, body).await
+    {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
     let app = Arc::clone(&state);
     let work = crate::blocking::run(move || {
@@ -181,20 +195,9 @@ pub async fn cursor(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (access, request) =
-        match decode_request::<CursorReqBody>(&state, encoding, &headers, body).await {
-            Ok(decoded) => decoded,
-            Err(response) => return response,
-        };
-    let lease = state
-        .http_streams
-        .acquire(request.baton.as_deref(), access, || {
-            state.new_session(access)
-        })
-        .await;
-    let mut lease = match lease {
-        Ok(lease) => lease,
-        Err(e) => return http_error(status_for(&e), e),
+    let (request, mut lease) = match open::<CursorReqBody>(&state, encoding, &headers, body).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
     let baton = state.http_streams.next_baton(&mut lease);
     let mut head = Vec::new();

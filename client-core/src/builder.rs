@@ -1,13 +1,19 @@
 //! Configuring a database: a builder whose setters chain and never fail, and whose `build()`
-//! validates everything at once.
+//! validates everything at once. One builder for both modes: a remote URL gives a remote
+//! database, a `file:` URL (or [`Builder::local`]) a local one.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
 
+use crate::backend::{Backend, Interrupter};
 use crate::connection::Connection;
 use crate::error::{code, Error, Result};
+use crate::local::{target, LocalConn, LocalDb, OpenSettings, Target, UserFunction};
+use crate::remote::RemoteConn;
+use crate::value::Value;
 use crate::remote::http::{HttpClient, HttpVersion, Timeouts};
 use crate::remote::retry::RetrySettings;
 use crate::remote::tls::{client_config, RootCerts};
@@ -16,9 +22,12 @@ use crate::remote::Transport;
 
 /// Builds a [`Database`].
 ///
-/// Defaults: connect timeout 10 s, request timeout 30 s, total timeout (with retries) 60 s,
-/// up to 4 attempts for requests that are safe to retry, TLS verified against the bundled
+/// Remote defaults: connect timeout 10 s, request timeout 30 s, total timeout (with retries)
+/// 60 s, up to 4 attempts for requests that are safe to retry, TLS verified against the bundled
 /// webpki roots, up to 4 WebSocket sockets per database.
+///
+/// Local defaults: 4 reader connections besides the one writer, a busy timeout of 5 s. The
+/// network settings do not apply to a local database; user-defined functions apply only to one.
 ///
 /// ```no_run
 /// # async fn run() -> tidepool::Result<()> {
@@ -30,9 +39,34 @@ use crate::remote::Transport;
 /// conn.execute("CREATE TABLE IF NOT EXISTS t (x)", ()).await?;
 /// # Ok(()) }
 /// ```
+///
+/// A local database, in a file (created if missing) or in memory:
+///
+/// ```
+/// # async fn run() -> tidepool::Result<()> {
+/// # let dir = std::env::temp_dir().join(format!("tidepool-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// let db = tidepool::Builder::local(dir.join("app.db"))
+///     .read_connections(8)
+///     .scalar_function("twice", 1, true, |args| match args[0] {
+///         tidepool::Value::Integer(i) => Ok(tidepool::Value::Integer(i * 2)),
+///         _ => Err("twice takes an integer".into()),
+///     })
+///     .build()?;
+/// let conn = db.connect();
+/// let row = conn.query("SELECT twice(21)", ()).await?.next().await?.unwrap();
+/// assert_eq!(row.get::<i64>(0)?, 42);
+/// # Ok(()) }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(run()).unwrap();
+/// ```
 #[derive(Clone, Debug)]
 pub struct Builder {
     url: String,
+    /// Set by [`Builder::local`]: a path taken as it is, not parsed from a URL.
+    local_path: Option<PathBuf>,
+    readers: usize,
+    busy_timeout: Duration,
+    functions: Vec<UserFunction>,
     auth_token: Option<String>,
     timeouts: Timeouts,
     retry: RetrySettings,
@@ -43,10 +77,16 @@ pub struct Builder {
 
 impl Builder {
     /// A database at `url`: `http://`, `https://`, `ws://`, `wss://`, or `libsql://` (HTTPS;
-    /// `?tls=0` for plain HTTP). An `authToken` query parameter is taken as the auth token.
+    /// `?tls=0` for plain HTTP), where an `authToken` query parameter is taken as the auth
+    /// token; or a local database: `file:path/to/db.sqlite` (relative or absolute, also
+    /// `file:///absolute/path`), `:memory:` or `file::memory:`.
     pub fn new(url: impl Into<String>) -> Self {
         Builder {
             url: url.into(),
+            local_path: None,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+            functions: Vec::new(),
             auth_token: None,
             timeouts: Timeouts {
                 connect: Duration::from_secs(10),
@@ -58,6 +98,101 @@ impl Builder {
             max_sockets: crate::remote::ws::DEFAULT_MAX_SOCKETS,
             http_version: None,
         }
+    }
+
+    /// A local database in the file at `path` (created on first use if missing; `:memory:`
+    /// for an in-memory database).
+    pub fn local(path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        Builder {
+            local_path: Some(path.to_owned()),
+            ..Builder::new(format!("file:{}", path.display()))
+        }
+    }
+
+    /// Local: how many reader connections run reads in parallel with each other and with
+    /// the writer (default 4; 0 runs everything on the writer). In-memory databases always
+    /// have a single connection.
+    pub fn read_connections(mut self, readers: usize) -> Self {
+        self.readers = readers;
+        self
+    }
+
+    /// Local: how long a statement waits for a lock another process holds before failing with
+    /// `SQLITE_BUSY` (default 5 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// Local: a scalar SQL function, registered on every connection of the database.
+    /// `n_args` is the number of arguments (-1 for any number); a deterministic function may be
+    /// used in indexes and is evaluated once per constant input. An `Err` fails the statement
+    /// with `SQLITE_ERROR` and the message.
+    pub fn scalar_function<F>(
+        mut self,
+        name: impl Into<String>,
+        n_args: i32,
+        deterministic: bool,
+        function: F,
+    ) -> Self
+    where
+        F: Fn(&[Value]) -> std::result::Result<Value, String> + Send + Sync + 'static,
+    {
+        let function = UserFunction::scalar(name.into(), n_args, deterministic, function);
+        self.functions.push(function);
+        self
+    }
+
+    /// Local: an aggregate SQL function, registered on every connection of the database.
+    /// Each group starts from `init()`, feeds every row's arguments to `step`, and ends with
+    /// `finalize` (an empty group finalizes a fresh `init()`). An `Err` from `step` or
+    /// `finalize` fails the statement with `SQLITE_ERROR` and the message.
+    ///
+    /// ```
+    /// # fn run() -> tidepool::Result<()> {
+    /// use tidepool::{FromValue, Value};
+    ///
+    /// let db = tidepool::Builder::new(":memory:")
+    ///     .aggregate_function(
+    ///         "product",
+    ///         1,
+    ///         true,
+    ///         || 1i64,
+    ///         |acc, args| {
+    ///             *acc *= i64::from_value(&args[0]).map_err(|e| e.to_string())?;
+    ///             Ok(())
+    ///         },
+    ///         |acc| Ok(Value::Integer(acc)),
+    ///     )
+    ///     .build()?;
+    /// # let _ = db; Ok(()) }
+    /// ```
+    pub fn aggregate_function<S, I, St, Fi>(
+        mut self,
+        name: impl Into<String>,
+        n_args: i32,
+        deterministic: bool,
+        init: I,
+        step: St,
+        finalize: Fi,
+    ) -> Self
+    where
+        S: 'static,
+        I: Fn() -> S + Send + Sync + 'static,
+        St: Fn(&mut S, &[Value]) -> std::result::Result<(), String> + Send + Sync + 'static,
+        Fi: Fn(S) -> std::result::Result<Value, String> + Send + Sync + 'static,
+    {
+        let function = UserFunction::aggregate(
+            name.into(),
+            n_args,
+            deterministic,
+            init,
+            step,
+            finalize,
+        );
+        self.functions.push(function);
+        self
     }
 
     /// The JWT sent with every request.
@@ -128,9 +263,24 @@ impl Builder {
         self
     }
 
-    /// Validates the settings and creates the database. Does no I/O.
+    /// Validates the settings and creates the database. Does no I/O: a local database is
+    /// opened (and created) by its first statement, which fails with SQLite's code when it
+    /// cannot be (`SQLITE_CANTOPEN` for a missing directory, `SQLITE_NOTADB` for a file that
+    /// is not a database); the next statement tries again.
     pub fn build(self) -> Result<Database> {
         let invalid = |m: String| Error::usage(code::INVALID_CONFIG, m);
+        let local = match &self.local_path {
+            Some(path) => Some(target::file(path).map_err(invalid)?),
+            None => target::parse(&self.url).map_err(invalid)?,
+        };
+        if let Some(target) = local {
+            return self.build_local(target);
+        }
+        if let Some(f) = self.functions.first() {
+            return Err(invalid(format!(
+                "user-defined functions ({f:?}) need a local database; a server has its own"
+            )));
+        }
         let mut url = Url::parse(&self.url)
             .map_err(|e| invalid(format!("invalid URL {:?}: {e}", self.url)))?;
         let mut auth_token = self.auth_token;
@@ -202,35 +352,87 @@ impl Builder {
             )?;
             Transport::Http(Arc::new(client))
         };
-        Ok(Database { url, transport })
+        Ok(Database {
+            url: url.to_string(),
+            kind: Kind::Remote(transport),
+        })
+    }
+
+    fn build_local(self, target: Target) -> Result<Database> {
+        if let Some(why) = self.functions.iter().find_map(UserFunction::invalid) {
+            return Err(Error::usage(code::INVALID_CONFIG, why));
+        }
+        let url = match &target {
+            Target::Memory => ":memory:".to_owned(),
+            Target::File(_) => self.url,
+        };
+        let db = LocalDb::new(OpenSettings {
+            target,
+            readers: self.readers,
+            busy_timeout: self.busy_timeout,
+            functions: self.functions,
+        });
+        Ok(Database {
+            url,
+            kind: Kind::Local(Arc::new(db)),
+        })
     }
 }
 
-/// A remote database: cheap to clone, shared by all its connections (one HTTP client with its
-/// connection pool, or one pool of WebSocket sockets).
+/// A database: cheap to clone, shared by all its connections. Remote: one HTTP client with
+/// its connection pool, or one pool of WebSocket sockets. Local: one writer connection and a
+/// pool of readers.
 #[derive(Clone, Debug)]
 pub struct Database {
-    url: Url,
-    transport: Transport,
+    url: String,
+    kind: Kind,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Remote(Transport),
+    Local(Arc<LocalDb>),
 }
 
 impl Database {
     /// A new connection. Cheap: no I/O until its first statement.
     pub fn connect(&self) -> Connection {
-        Connection::new(self.transport.clone())
+        match &self.kind {
+            Kind::Remote(transport) => Connection::new(
+                Backend::Remote(RemoteConn::new(transport.clone())),
+                Interrupter::Remote,
+            ),
+            Kind::Local(db) => {
+                let conn = LocalConn::new(Arc::clone(db));
+                let interrupter = Interrupter::Local(conn.interrupts());
+                Connection::new(Backend::Local(conn), interrupter)
+            }
+        }
     }
 
-    /// The server URL (without credentials or parameters).
+    /// The server URL (without credentials or parameters), or the local `file:` URL
+    /// (`:memory:` for an in-memory database).
     pub fn url(&self) -> &str {
-        self.url.as_str()
+        &self.url
+    }
+
+    /// Whether the database is on this device.
+    pub fn is_local(&self) -> bool {
+        matches!(self.kind, Kind::Local(_))
     }
 
     /// The protocol negotiated with the server so far (`hrana3-protobuf` on a WebSocket,
-    /// `v3-protobuf` over HTTP, ...), or `None` before the first request.
+    /// `v3-protobuf` over HTTP, ...), or `None` before the first request and for a local
+    /// database.
     pub fn negotiated_protocol(&self) -> Option<String> {
-        match &self.transport {
-            Transport::Ws(client) => client.subprotocol().map(|p| p.name().to_owned()),
-            Transport::Http(client) => client.negotiated().map(|v| v.prefix().to_owned()),
+        match &self.kind {
+            Kind::Remote(Transport::Ws(client)) => {
+                client.subprotocol().map(|p| p.name().to_owned())
+            }
+            Kind::Remote(Transport::Http(client)) => {
+                client.negotiated().map(|v| v.prefix().to_owned())
+            }
+            Kind::Local(_) => None,
         }
     }
 }

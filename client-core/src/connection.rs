@@ -1,24 +1,28 @@
-//! Connections, transactions and prepared statements: the calls application code makes.
+//! Connections, transactions and prepared statements: the calls application code makes, the
+//! same for a remote and a local database (the [`Backend`] behind a connection).
 
 use std::sync::Arc;
 
 use tidepool_protocol::{Batch, BatchCond, BatchStep, DescribeResult, Stmt};
 use tokio::sync::Mutex;
 
+use crate::backend::{Backend, Interrupter};
 use crate::error::{code, Error, Result};
 use crate::params::Params;
 use crate::remote::retry::is_read_only_sql;
-use crate::remote::{RemoteConn, StoredSql, Transport};
+use crate::remote::StoredSql;
 use crate::rows::{ExecuteResult, ResultSet, Rows};
 
 /// A connection to the database: a sequence of statements with SQLite's semantics, where a
 /// transaction begun on it continues until committed or rolled back.
 ///
 /// Calls on one connection run one at a time; for parallelism, open several connections
-/// from the same [`crate::Database`] (they share its HTTP pool or WebSocket sockets).
+/// from the same [`crate::Database`] (they share its HTTP pool or WebSocket sockets, or a local
+/// database's writer and readers).
 #[derive(Debug)]
 pub struct Connection {
-    inner: Arc<Mutex<RemoteConn>>,
+    inner: Arc<Mutex<Backend>>,
+    interrupter: Interrupter,
 }
 
 /// How a transaction takes its locks (SQLite's `BEGIN DEFERRED|IMMEDIATE|EXCLUSIVE`).
@@ -54,9 +58,10 @@ fn stmt(sql: &str, params: Params) -> Stmt {
 }
 
 impl Connection {
-    pub(crate) fn new(transport: Transport) -> Self {
+    pub(crate) fn new(backend: Backend, interrupter: Interrupter) -> Self {
         Connection {
-            inner: Arc::new(Mutex::new(RemoteConn::new(transport))),
+            inner: Arc::new(Mutex::new(backend)),
+            interrupter,
         }
     }
 
@@ -108,7 +113,7 @@ impl Connection {
         let statements: Vec<Stmt> = statements.into_iter().map(|s| s.into().stmt).collect();
         let count = statements.len();
         let mut conn = self.inner.lock().await;
-        let (open, commit, rollback) = if conn.is_autocommit() {
+        let (open, commit, rollback) = if conn.is_autocommit().await {
             ("BEGIN", "COMMIT", "ROLLBACK".to_owned())
         } else {
             (
@@ -151,7 +156,7 @@ impl Connection {
     /// Begins a transaction with the given locking behaviour.
     pub async fn transaction_with(&self, behavior: TransactionBehavior) -> Result<Transaction<'_>> {
         let mut conn = self.inner.lock().await;
-        if !conn.is_autocommit() {
+        if !conn.is_autocommit().await {
             return Err(Error::usage(
                 code::INVALID_ARGUMENT,
                 "a transaction is already open on this connection",
@@ -180,10 +185,22 @@ impl Connection {
 
     /// Whether no transaction is open.
     pub async fn is_autocommit(&self) -> bool {
-        self.inner.lock().await.is_autocommit()
+        self.inner.lock().await.is_autocommit().await
     }
 
-    /// Closes the server stream, rolling back any open transaction.
+    /// Interrupts the statement this connection is running (from another task; the call
+    /// running it fails with `SQLITE_INTERRUPT`, and an interrupted write inside a transaction
+    /// rolls the transaction back, as SQLite does). Does not wait for the connection. A
+    /// statement that starts after this call is not affected.
+    ///
+    /// Local databases only: on a remote one this returns [`code::UNSUPPORTED`] (drop the
+    /// call's future, or set a request timeout, to stop waiting for the server).
+    pub fn interrupt(&self) -> Result<()> {
+        self.interrupter.interrupt()
+    }
+
+    /// Closes the server stream (or gives back a local connection), rolling back any open
+    /// transaction.
     pub async fn close(self) -> Result<()> {
         self.inner.lock().await.close().await
     }

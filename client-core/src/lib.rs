@@ -1,7 +1,9 @@
-//! Tidepool: SQLite semantics over the network. This crate is the client every Tidepool
-//! binding wraps: remote databases over HTTP (pooled, HTTP/1.1 and HTTP/2, rustls) and
-//! WebSocket (many streams multiplexed per socket), speaking the Tidepool protocol, a profile
-//! of libSQL's Hrana, so it also works against stock libSQL servers.
+//! Tidepool: SQLite semantics over the network and on the device. This crate is the client
+//! every Tidepool binding wraps: remote databases over HTTP (pooled, HTTP/1.1 and HTTP/2,
+//! rustls) and WebSocket (many streams multiplexed per socket), speaking the Tidepool protocol,
+//! a profile of libSQL's Hrana, so it also works against stock libSQL servers; and local
+//! databases (`file:path`, `:memory:`) through the same API and the same SQL engine as the
+//! server, with one writer and parallel readers.
 //!
 //! ```no_run
 //! # async fn run() -> tidepool::Result<()> {
@@ -25,9 +27,11 @@
 //! request never left, or it only reads outside a transaction); a write whose fate is unknown
 //! fails with [`error::code::OUTCOME_UNKNOWN`]. Dropping a future cancels its request.
 
+mod backend;
 mod builder;
 mod connection;
 pub mod error;
+mod local;
 pub mod params;
 mod remote;
 mod rows;

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use tidepool_protocol::{CursorEntry, StmtResult};
 use tokio::sync::OwnedMutexGuard;
 
+use crate::backend::{Backend, Cursor};
 use crate::error::{code, Error, ErrorKind, Result};
-use crate::remote::{RemoteConn, RemoteCursor};
 use crate::value::{FromValue, Value};
 
 /// A result column: its name and declared type.
@@ -160,7 +160,7 @@ impl From<StmtResult> for ResultSet {
 }
 
 /// Rows read as they arrive. The connection is busy until the rows are read to the end or
-/// dropped.
+/// dropped; dropping them stops the statement (on a local database, at once).
 #[derive(Debug)]
 pub struct Rows {
     columns: Arc<[Column]>,
@@ -171,9 +171,9 @@ pub struct Rows {
 enum Source {
     Buffered(VecDeque<Vec<Value>>),
     Cursor {
-        cursor: RemoteCursor,
-        // Held so no other request uses the stream while the cursor reads it.
-        _conn: OwnedMutexGuard<RemoteConn>,
+        cursor: Cursor,
+        // Held so no other request uses the connection while the cursor reads it.
+        _conn: OwnedMutexGuard<Backend>,
     },
     Done,
 }
@@ -188,8 +188,8 @@ impl Rows {
 
     /// Reads the cursor up to its first step's columns.
     pub(crate) async fn from_cursor(
-        mut cursor: RemoteCursor,
-        conn: OwnedMutexGuard<RemoteConn>,
+        mut cursor: Cursor,
+        conn: OwnedMutexGuard<Backend>,
     ) -> Result<Self> {
         loop {
             match cursor.next().await? {

@@ -39,6 +39,7 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    state: Arc<AppState>,
     tls: bool,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -56,6 +57,15 @@ impl RunningServer {
         format!("{scheme}://{}", self.addr)
     }
 
+    /// What the server holds right now: for tests and monitoring.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            ws_connections: self.state.ws_connections.get(),
+            ws_streams: self.state.ws_streams.get(),
+            http_streams: self.state.http_streams.len(),
+        }
+    }
+
     /// Stops accepting connections and waits for the accept loop to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
@@ -66,6 +76,17 @@ impl RunningServer {
     pub async fn wait(self) {
         let _ = self.task.await;
     }
+}
+
+/// Counts of what a running server holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Open WebSocket connections.
+    pub ws_connections: usize,
+    /// Open streams across all WebSocket connections.
+    pub ws_streams: usize,
+    /// Open HTTP streams (held by batons).
+    pub http_streams: usize,
 }
 
 /// Opens the database, binds the listener and starts serving in the background.
@@ -148,6 +169,7 @@ pub async fn serve(config: Config) -> anyhow::Result<RunningServer> {
     });
     Ok(RunningServer {
         addr,
+        state,
         tls: has_tls,
         stop,
         task,

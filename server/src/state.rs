@@ -2,6 +2,7 @@
 //! and the open HTTP streams.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -22,6 +23,34 @@ pub struct AppState {
     pub pool: Arc<Pool>,
     pub auth: Auth,
     pub http_streams: HttpStreams,
+    /// Live WebSocket connections and streams, for [`crate::RunningServer::stats`].
+    pub ws_connections: Gauge,
+    pub ws_streams: Gauge,
+}
+
+/// A count of live things, kept by the guards [`Gauge::enter`] hands out.
+#[derive(Debug, Default)]
+pub struct Gauge(Arc<AtomicUsize>);
+
+/// Counts one live thing until dropped.
+#[derive(Debug)]
+pub struct GaugeGuard(Arc<AtomicUsize>);
+
+impl Gauge {
+    pub fn enter(&self) -> GaugeGuard {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        GaugeGuard(Arc::clone(&self.0))
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl AppState {
@@ -36,6 +65,8 @@ impl AppState {
             pool: Arc::new(pool),
             auth,
             http_streams,
+            ws_connections: Gauge::default(),
+            ws_streams: Gauge::default(),
         }
     }
 

@@ -53,6 +53,7 @@ pub async fn run(
     protocol: Subprotocol,
     header_access: Option<Access>,
 ) {
+    let _live = app.ws_connections.enter();
     let (mut sink, mut source) = socket.split();
     let (outbox, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
     let encoding = protocol.encoding;

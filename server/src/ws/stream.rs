@@ -79,6 +79,8 @@ struct Worker {
     /// `None` while a cursor holds it.
     session: Option<Session>,
     cursor: Option<Cursor>,
+    /// Counts this stream among the server's live streams while the worker runs.
+    _live: crate::state::GaugeGuard,
     /// Set when the transaction timeout rolled back the transaction and closed the stream;
     /// `Some(false)` until a request has been told.
     timed_out: Option<bool>,
@@ -89,6 +91,7 @@ pub fn spawn(app: Arc<AppState>, outbox: Outbox) -> mpsc::UnboundedSender<Stream
     let (tx, rx) = mpsc::unbounded_channel();
     let session = app.new_session(Access::ReadOnly);
     let worker = Worker {
+        _live: app.ws_streams.enter(),
         app,
         outbox,
         session: Some(session),

@@ -8,4 +8,5 @@ mod errors;
 mod http_cursor;
 mod http_pipeline;
 mod limits;
+mod soak;
 mod ws;

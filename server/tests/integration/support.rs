@@ -124,6 +124,11 @@ impl TestServer {
         }
     }
 
+    /// What the server holds right now.
+    pub fn stats(&self) -> tidepool_server::Stats {
+        self.server.as_ref().expect("running").stats()
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(server) = self.server.take() {
             server.shutdown().await;

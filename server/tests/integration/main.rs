@@ -9,4 +9,5 @@ mod http_cursor;
 mod http_pipeline;
 mod limits;
 mod soak;
+mod tls;
 mod ws;

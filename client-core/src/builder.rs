@@ -12,13 +12,13 @@ use crate::backend::{Backend, Interrupter};
 use crate::connection::Connection;
 use crate::error::{code, Error, Result};
 use crate::local::{target, LocalConn, LocalDb, OpenSettings, Target, UserFunction};
-use crate::remote::RemoteConn;
-use crate::value::Value;
 use crate::remote::http::{HttpClient, HttpVersion, Timeouts};
 use crate::remote::retry::RetrySettings;
 use crate::remote::tls::{client_config, RootCerts};
 use crate::remote::ws::{WsClient, WsSettings};
+use crate::remote::RemoteConn;
 use crate::remote::Transport;
+use crate::value::Value;
 
 /// Builds a [`Database`].
 ///
@@ -183,14 +183,8 @@ impl Builder {
         St: Fn(&mut S, &[Value]) -> std::result::Result<(), String> + Send + Sync + 'static,
         Fi: Fn(S) -> std::result::Result<Value, String> + Send + Sync + 'static,
     {
-        let function = UserFunction::aggregate(
-            name.into(),
-            n_args,
-            deterministic,
-            init,
-            step,
-            finalize,
-        );
+        let function =
+            UserFunction::aggregate(name.into(), n_args, deterministic, init, step, finalize);
         self.functions.push(function);
         self
     }

@@ -8,8 +8,8 @@ use tidepool_protocol::CursorEntry;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::interrupt::Interrupts;
 use super::internal;
+use super::interrupt::Interrupts;
 use crate::error::Result;
 
 #[derive(Debug)]

@@ -127,7 +127,9 @@ impl Pools {
         let readers = if readers == 0 {
             None
         } else {
-            let idle = (0..readers).map(|_| open()).collect::<Result<Vec<_>, _>>()?;
+            let idle = (0..readers)
+                .map(|_| open())
+                .collect::<Result<Vec<_>, _>>()?;
             Some(Arc::new(Readers {
                 idle: Mutex::new(idle),
                 permits: Arc::new(Semaphore::new(readers)),
@@ -310,6 +312,9 @@ mod tests {
             .expect("count");
         assert_eq!(n, 0);
         drop(lease);
-        assert!(pools.reader().await.is_writer(), "no readers: reads use the writer");
+        assert!(
+            pools.reader().await.is_writer(),
+            "no readers: reads use the writer"
+        );
     }
 }

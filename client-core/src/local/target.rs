@@ -68,7 +68,13 @@ mod tests {
         assert_eq!(parse(":memory:"), Ok(Some(Target::Memory)));
         assert_eq!(parse("file::memory:"), Ok(Some(Target::Memory)));
         assert_eq!(parse("http://h"), Ok(None));
-        for bad in ["file:", "file:a.db?mode=ro", "file://host/a.db", "file:dir/", "file:a\0b"] {
+        for bad in [
+            "file:",
+            "file:a.db?mode=ro",
+            "file://host/a.db",
+            "file:dir/",
+            "file:a\0b",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -1,6 +1,8 @@
-//! client-core against the real reference server on loopback, over HTTP and WebSocket.
+//! client-core against the real reference server on loopback, over HTTP and WebSocket, and
+//! against local SQLite files.
 
 mod api;
 mod faults;
+mod local;
 mod proxy;
 mod support;

@@ -45,7 +45,7 @@ impl LocalCursor {
             Some(CursorEntry::Error { error }) => error,
             _ => return false,
         };
-        error.code.as_deref() == Some("FORBIDDEN")
+        error.code.as_deref() == Some(tidepool_engine::errors::code::FORBIDDEN)
     }
 
     pub async fn next(&mut self) -> Result<Option<CursorEntry>> {

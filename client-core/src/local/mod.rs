@@ -231,7 +231,9 @@ impl LocalConn {
     {
         self.flush_rollback().await?;
         match self.run_now(route, f.clone()).await {
-            Err(e) if route == Route::Read && e.code() == "FORBIDDEN" => {
+            Err(e)
+                if route == Route::Read && e.code() == tidepool_engine::errors::code::FORBIDDEN =>
+            {
                 self.run_now(Route::Write, f).await
             }
             other => other,

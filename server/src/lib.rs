@@ -10,6 +10,7 @@ pub mod auth;
 mod blocking;
 pub mod config;
 pub mod http;
+pub mod logging;
 pub mod session;
 pub mod state;
 mod tls;
@@ -113,7 +114,7 @@ pub async fn serve(config: Config) -> anyhow::Result<RunningServer> {
 
     let state = Arc::new(AppState::new(config, pool, auth));
     let layers = ServiceBuilder::new()
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(axum::error_handling::HandleErrorLayer::new(http::timed_out))
         .layer(GlobalConcurrencyLimitLayer::new(
             state.config.max_concurrent_requests,
@@ -174,6 +175,12 @@ pub async fn serve(config: Config) -> anyhow::Result<RunningServer> {
         stop,
         task,
     })
+}
+
+/// The span of one HTTP request: method and path, never the query string, where a
+/// misbehaving client may have put a token (see `logging`).
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// Closes idle HTTP streams and over-long transactions, once a second.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tidepool_protocol::version::Subprotocol;
 use url::Url;
 
 use crate::backend::{Backend, Interrupter};
@@ -73,6 +74,7 @@ pub struct Builder {
     roots: RootCerts,
     max_sockets: usize,
     http_version: Option<HttpVersion>,
+    json_only: bool,
 }
 
 impl Builder {
@@ -97,6 +99,7 @@ impl Builder {
             roots: RootCerts::default(),
             max_sockets: crate::remote::ws::DEFAULT_MAX_SOCKETS,
             http_version: None,
+            json_only: false,
         }
     }
 
@@ -250,6 +253,17 @@ impl Builder {
         self
     }
 
+    /// Speaks JSON instead of protobuf: Hrana 3 JSON over HTTP (`/v3/*`, without probing),
+    /// and `hrana3`, `hrana2` or `hrana1` over WebSocket. For servers (or proxies) that only
+    /// pass JSON, and for debugging.
+    pub fn force_json(mut self) -> Self {
+        self.json_only = true;
+        if self.http_version.is_none() {
+            self.http_version = Some(HttpVersion::V3(tidepool_protocol::Encoding::Json));
+        }
+        self
+    }
+
     /// Skips version probing over HTTP and speaks Hrana 2 (JSON `/v2/pipeline`), as a server
     /// without Hrana 3 requires.
     pub fn force_hrana2(mut self) -> Self {
@@ -334,7 +348,11 @@ impl Builder {
         let transport = if websocket {
             let mut settings = WsSettings::new(url.clone(), tls, auth_token, self.timeouts);
             settings.max_sockets = self.max_sockets;
-            Transport::Ws(Arc::new(WsClient::new(settings)))
+            let offered: Vec<Subprotocol> = Subprotocol::ALL
+                .into_iter()
+                .filter(|p| !self.json_only || p.encoding == tidepool_protocol::Encoding::Json)
+                .collect();
+            Transport::Ws(Arc::new(WsClient::with_offered(settings, &offered)))
         } else {
             let client = HttpClient::new(
                 url.clone(),

@@ -197,17 +197,17 @@ impl RemoteConn {
     async fn cursor_once(&mut self, batch: Batch, idempotent: bool) -> Result<RemoteCursor> {
         match self.transport.clone() {
             Transport::Http(client) => {
-                let (baton, base_url) = match self.stream.take() {
-                    Some(Stream::Http { baton, base_url }) => (Some(baton), base_url),
+                let (baton, base_url) = match &self.stream {
+                    Some(Stream::Http { baton, base_url }) => {
+                        (Some(baton.clone()), base_url.clone())
+                    }
                     _ => (None, None),
                 };
                 let body = CursorReqBody { baton, batch };
                 let opened = client.cursor(base_url.as_deref(), &body, idempotent).await;
                 let (head, body) = opened.map_err(|e| self.stream_failed(e))?;
-                if let Some(baton) = head.baton {
-                    let base_url = head.base_url.or(base_url);
-                    self.stream = Some(Stream::Http { baton, base_url });
-                }
+                let base_url = head.base_url.or(base_url);
+                self.stream = head.baton.map(|baton| Stream::Http { baton, base_url });
                 Ok(RemoteCursor::Http(body))
             }
             Transport::Ws(_) => {
@@ -331,8 +331,10 @@ impl RemoteConn {
                 "get_autocommit needs Hrana 3",
             ));
         }
-        let (baton, base_url) = match self.stream.take() {
-            Some(Stream::Http { baton, base_url }) => (Some(baton), base_url),
+        let (baton, base_url) = match &self.stream {
+            // Left in place until the answer comes: a call cancelled before its request went
+            // out leaves the stream usable, and one cancelled after finds its baton spent.
+            Some(Stream::Http { baton, base_url }) => (Some(baton.clone()), base_url.clone()),
             _ => (None, None),
         };
         let resumed = baton.is_some();
@@ -374,12 +376,8 @@ impl RemoteConn {
             }
             Err(e) => return Err(self.stream_failed(e)),
         };
-        if let Some(baton) = response.baton {
-            self.stream = Some(Stream::Http {
-                baton,
-                base_url: response.base_url.or(base_url),
-            });
-        }
+        let base_url = response.base_url.or(base_url);
+        self.stream = response.baton.map(|baton| Stream::Http { baton, base_url });
         let mut results = response.results.into_iter();
         let first = results
             .next()

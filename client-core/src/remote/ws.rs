@@ -139,7 +139,7 @@ impl WsClient {
     }
 
     /// A client offering only `offered` (empty: no subprotocol header, which means Hrana 1).
-    fn with_offered(mut settings: WsSettings, offered: &[Subprotocol]) -> Self {
+    pub(crate) fn with_offered(mut settings: WsSettings, offered: &[Subprotocol]) -> Self {
         settings.tls = http1_only(settings.tls);
         WsClient {
             settings,

@@ -35,13 +35,19 @@ impl TestServer {
     }
 
     pub fn db(&self, scheme: &str) -> tidepool::Database {
-        tidepool::Builder::new(self.url(scheme))
-            .build()
-            .expect("build")
+        self.db_with(scheme, false)
+    }
+
+    /// A database over `scheme`, speaking JSON instead of protobuf when `json`.
+    pub fn db_with(&self, scheme: &str, json: bool) -> tidepool::Database {
+        let builder = tidepool::Builder::new(self.url(scheme));
+        let builder = if json { builder.force_json() } else { builder };
+        builder.build().expect("build")
     }
 }
 
-/// Defines one test per transport: `name::http` and `name::ws`.
+/// Defines one test per transport and encoding: `name::http`, `name::ws` (protobuf, as
+/// negotiated) and `name::http_json`, `name::ws_json`.
 #[macro_export]
 macro_rules! both_transports {
     ($name:ident, |$db:ident, $server:ident| $body:block) => {
@@ -49,20 +55,30 @@ macro_rules! both_transports {
             #[allow(unused_imports)]
             use super::*;
 
-            async fn run(scheme: &str) {
+            async fn run(scheme: &str, json: bool) {
                 let $server = $crate::support::TestServer::start().await;
-                let $db = $server.db(scheme);
+                let $db = $server.db_with(scheme, json);
                 $body
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn http() {
-                run("http").await;
+                run("http", false).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn ws() {
-                run("ws").await;
+                run("ws", false).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn http_json() {
+                run("http", true).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn ws_json() {
+                run("ws", true).await;
             }
         }
     };

@@ -3,8 +3,8 @@
 // Prints the same columns (req/s, p50/p90/p99/max µs from an exact sorted-array percentile).
 //
 // Usage: node libsql-client-bench.mjs --url http://127.0.0.1:8080
-//          [--requests 5000] [--warmup 200] [--concurrency 64] [--duration-secs S]
-//          [--auth-token T] [--json out.json]
+//          [--requests 5000] [--concurrent-requests N (default: --requests)] [--warmup 200]
+//          [--concurrency 64] [--duration-secs S] [--auth-token T] [--json out.json]
 //
 // Each client is one createClient() call, as an application would hold it: over http:// every
 // execute() is a stateless pipeline on fetch's keep-alive pool; over ws:// every execute() runs
@@ -18,6 +18,7 @@ function parseArgs(argv) {
   const opts = {
     url: process.env.TIDEPOOL_URL,
     requests: 5000,
+    concurrentRequests: null,
     warmup: 200,
     concurrency: 64,
     durationSecs: null,
@@ -34,6 +35,7 @@ function parseArgs(argv) {
     switch (arg) {
       case "--url": opts.url = value(); break;
       case "--requests": opts.requests = Number(value()); break;
+      case "--concurrent-requests": opts.concurrentRequests = Number(value()); break;
       case "--warmup": opts.warmup = Number(value()); break;
       case "--concurrency": opts.concurrency = Number(value()); break;
       case "--duration-secs": opts.durationSecs = Number(value()); break;
@@ -43,6 +45,7 @@ function parseArgs(argv) {
     }
   }
   if (!opts.url) throw new Error("--url http://host:port is required");
+  if (opts.concurrentRequests == null) opts.concurrentRequests = opts.requests;
   return opts;
 }
 
@@ -139,7 +142,8 @@ async function main() {
       const client = createClient({ url, authToken: opts.authToken });
       try {
         await drive(client, concurrency, opts.warmup, null, 0);
-        const { latencies, elapsedNs } = await drive(client, concurrency, opts.requests, durationNs, opts.warmup);
+        const requests = concurrency === 1 ? opts.requests : opts.concurrentRequests;
+        const { latencies, elapsedNs } = await drive(client, concurrency, requests, durationNs, opts.warmup);
         const r = report(name, concurrency, latencies, elapsedNs);
         process.stderr.write(
           `${r.requests_per_sec.toFixed(0).padStart(9)} req/s  p50 ${r.p50_us.toFixed(1).padStart(8)} µs  p99 ${r.p99_us.toFixed(1).padStart(8)} µs\n`,

@@ -9,8 +9,6 @@
 
 mod http;
 mod runner;
-mod server;
-mod stats;
 mod ws;
 
 use std::path::PathBuf;
@@ -19,6 +17,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
+use tidepool_bench::{server, stats};
 use tidepool_protocol::{Encoding, Stmt};
 
 use crate::runner::{Plan, Scenario};

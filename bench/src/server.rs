@@ -46,6 +46,11 @@ impl Server {
     /// Starts `bin` on 127.0.0.1:0 with a fresh database in a temporary directory, and waits for
     /// its `tidepool-server listening on <url>` line.
     pub fn child(bin: &Path) -> anyhow::Result<Self> {
+        Self::child_with_args(bin, &[])
+    }
+
+    /// [`Server::child`] with extra command-line arguments (e.g. `--max-response-bytes`).
+    pub fn child_with_args(bin: &Path, args: &[&str]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let db = dir.path().join("bench.db");
         let mut child = Command::new(bin)
@@ -53,6 +58,7 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--db-path")
             .arg(&db)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -348,11 +348,16 @@ impl Builder {
         let transport = if websocket {
             let mut settings = WsSettings::new(url.clone(), tls, auth_token, self.timeouts);
             settings.max_sockets = self.max_sockets;
-            let offered: Vec<Subprotocol> = Subprotocol::ALL
-                .into_iter()
-                .filter(|p| !self.json_only || p.encoding == tidepool_protocol::Encoding::Json)
-                .collect();
-            Transport::Ws(Arc::new(WsClient::with_offered(settings, &offered)))
+            let client = if self.json_only {
+                let json: Vec<Subprotocol> = Subprotocol::ALL
+                    .into_iter()
+                    .filter(|p| p.encoding == tidepool_protocol::Encoding::Json)
+                    .collect();
+                WsClient::with_offered(settings, &json)
+            } else {
+                WsClient::new(settings)
+            };
+            Transport::Ws(Arc::new(client))
         } else {
             let client = HttpClient::new(
                 url.clone(),

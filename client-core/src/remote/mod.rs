@@ -8,17 +8,18 @@
 //! `TRANSACTION_LOST`, because the server rolled the transaction back.
 
 pub mod http;
+mod over_http;
+mod over_ws;
 pub mod retry;
 pub mod tls;
 pub mod ws;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use tidepool_protocol::http::{
     BatchStreamReq, CloseStreamReq, CursorReqBody, DescribeStreamReq, ExecuteStreamReq,
-    GetAutocommitStreamReq, PipelineReqBody, SequenceStreamReq, StreamRequest, StreamResponse,
-    StreamResult,
+    PipelineReqBody, SequenceStreamReq, StreamRequest, StreamResponse,
 };
 use tidepool_protocol::{Batch, BatchResult, CursorEntry, DescribeResult, Stmt, StmtResult};
 
@@ -323,90 +324,6 @@ impl RemoteConn {
         }
     }
 
-    async fn run_http(&mut self, client: &HttpClient, req: Req) -> Result<StreamResponse> {
-        let version = client.version().await?;
-        if matches!(req.request, StreamRequest::GetAutocommit(_)) && !version.has_v3() {
-            return Err(Error::usage(
-                code::UNSUPPORTED,
-                "get_autocommit needs Hrana 3",
-            ));
-        }
-        let (baton, base_url) = match &self.stream {
-            // Left in place until the answer comes: a call cancelled before its request went
-            // out leaves the stream usable, and one cancelled after finds its baton spent.
-            Some(Stream::Http { baton, base_url }) => (Some(baton.clone()), base_url.clone()),
-            _ => (None, None),
-        };
-        let resumed = baton.is_some();
-        let in_txn = !self.autocommit;
-        let mut requests = vec![req.request.clone()];
-        if version.has_v3() && !matches!(req.request, StreamRequest::GetAutocommit(_)) {
-            requests.push(StreamRequest::GetAutocommit(GetAutocommitStreamReq {}));
-        }
-        // A fresh stream can be retried wholesale by the transport; a resumed one cannot,
-        // because a lost response may have consumed its baton.
-        let body = PipelineReqBody { baton, requests };
-        let result = client
-            .pipeline(base_url.as_deref(), &body, req.idempotent && !resumed)
-            .await;
-        let response = match result {
-            Ok(response) => response,
-            Err(e)
-                if !in_txn
-                    && resumed
-                    && (e.is_stream_expired() || e.is_network() || baton_error(&e)) =>
-            {
-                // The stream is gone (or may be) and held no transaction: start a new one.
-                if !(req.idempotent
-                    || e.is_stream_expired()
-                    || baton_error(&e)
-                    || e.code() == code::CONNECT_FAILED)
-                {
-                    return Err(e);
-                }
-                tracing::debug!(
-                    code = e.code(),
-                    "stream lost outside a transaction; reopening"
-                );
-                let body = PipelineReqBody {
-                    baton: None,
-                    requests: body.requests,
-                };
-                client.pipeline(None, &body, req.idempotent).await?
-            }
-            Err(e) => return Err(self.stream_failed(e)),
-        };
-        let base_url = response.base_url.or(base_url);
-        self.stream = response.baton.map(|baton| Stream::Http { baton, base_url });
-        let mut results = response.results.into_iter();
-        let first = results
-            .next()
-            .ok_or_else(|| Error::protocol("empty pipeline response"))?;
-        match results.next() {
-            Some(StreamResult::Ok {
-                response: StreamResponse::GetAutocommit(r),
-            }) => {
-                self.autocommit = r.is_autocommit;
-            }
-            _ if !version.has_v3() => {
-                self.autocommit = guess_autocommit(&req.request, self.autocommit)
-            }
-            _ => {}
-        }
-        if self.stream.is_none() {
-            self.autocommit = true;
-        }
-        match first {
-            StreamResult::Ok { response } => {
-                if let StreamResponse::GetAutocommit(r) = &response {
-                    self.autocommit = r.is_autocommit;
-                }
-                Ok(response)
-            }
-            StreamResult::Error { error } => Err(Error::from_wire(error)),
-        }
-    }
-
     /// A failure that ends the stream: inside a transaction it becomes `TRANSACTION_LOST`
     /// (unless it is a plain SQL error, which leaves the stream usable).
     fn stream_failed(&mut self, e: Error) -> Error {
@@ -432,128 +349,6 @@ impl RemoteConn {
         } else {
             e
         }
-    }
-
-    async fn ws_stream(&mut self) -> Result<&mut WsStream> {
-        let broken = matches!(&self.stream, Some(Stream::Ws(s, _)) if s.is_broken());
-        if broken {
-            self.stream = None;
-            if !std::mem::replace(&mut self.autocommit, true) {
-                return Err(Error::new(
-                    ErrorKind::Network,
-                    code::TRANSACTION_LOST,
-                    "the connection dropped during a transaction, which the server rolled back",
-                ));
-            }
-        }
-        if !matches!(self.stream, Some(Stream::Ws(..))) {
-            let Transport::Ws(client) = &self.transport else {
-                return Err(Error::protocol("not a WebSocket connection"));
-            };
-            let uid = STREAM_UIDS.fetch_add(1, Ordering::Relaxed);
-            self.stream = Some(Stream::Ws(client.open_stream().await?, uid));
-        }
-        match &mut self.stream {
-            Some(Stream::Ws(stream, _)) => Ok(stream),
-            _ => Err(Error::protocol("stream vanished")),
-        }
-    }
-
-    fn ws_failed(&mut self, e: Error) -> Error {
-        if matches!(&self.stream, Some(Stream::Ws(s, _)) if s.is_broken()) {
-            return self.stream_failed(e);
-        }
-        e
-    }
-
-    async fn run_ws(&mut self, req: Req) -> Result<StreamResponse> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let outcome = self.run_ws_once(req.request.clone(), req.stored).await;
-            match outcome {
-                Err(e)
-                    if attempt < 3 && self.autocommit && retry::may_retry(&e, req.idempotent) =>
-                {
-                    tracing::debug!(
-                        code = e.code(),
-                        attempt,
-                        "retrying on a new WebSocket stream"
-                    );
-                    self.stream = None;
-                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn run_ws_once(
-        &mut self,
-        mut request: StreamRequest,
-        stored: Option<StoredSql>,
-    ) -> Result<StreamResponse> {
-        let guess = guess_autocommit(&request, self.autocommit);
-        self.ws_stream().await?;
-        if let (Some(stored), Some(Stream::Ws(_, uid)), StreamRequest::Execute(r)) =
-            (stored, &self.stream, &mut request)
-        {
-            if stored.stream_uid == *uid {
-                r.stmt.sql = None;
-                r.stmt.sql_id = Some(stored.sql_id);
-            }
-        }
-        let stream = self.ws_stream().await?;
-        let outcome = match request {
-            StreamRequest::Execute(r) => stream.execute(r.stmt).await.map(|result| {
-                StreamResponse::Execute(tidepool_protocol::http::ExecuteStreamResp { result })
-            }),
-            StreamRequest::Batch(r) => stream.batch(r.batch).await.map(|result| {
-                StreamResponse::Batch(tidepool_protocol::http::BatchStreamResp { result })
-            }),
-            StreamRequest::Sequence(r) => stream
-                .sequence(r.sql.unwrap_or_default())
-                .await
-                .map(|()| StreamResponse::Sequence(Default::default())),
-            StreamRequest::Describe(r) => {
-                stream
-                    .describe(r.sql.unwrap_or_default())
-                    .await
-                    .map(|result| {
-                        StreamResponse::Describe(tidepool_protocol::http::DescribeStreamResp {
-                            result,
-                        })
-                    })
-            }
-            StreamRequest::GetAutocommit(_) => stream.get_autocommit().await.map(|is_autocommit| {
-                StreamResponse::GetAutocommit(tidepool_protocol::http::GetAutocommitStreamResp {
-                    is_autocommit,
-                })
-            }),
-            other => {
-                return Err(Error::protocol(format!(
-                    "request {other:?} is not sent this way"
-                )))
-            }
-        };
-        let response = outcome.map_err(|e| self.ws_failed(e));
-        if let Ok(StreamResponse::GetAutocommit(r)) = &response {
-            self.autocommit = r.is_autocommit;
-            return response;
-        }
-        // Ask the server for the transaction state only when it may have changed: inside a
-        // transaction, or after transaction control. Plain statements in autocommit cost one
-        // round trip. A server without get_autocommit (Hrana 1/2) leaves a guess from the SQL.
-        if !self.autocommit || !guess {
-            if let Some(Stream::Ws(stream, _)) = &mut self.stream {
-                match stream.get_autocommit().await {
-                    Ok(autocommit) => self.autocommit = autocommit,
-                    Err(e) if e.code() == code::UNSUPPORTED => self.autocommit = guess,
-                    Err(e) => return Err(self.ws_failed(e)),
-                }
-            }
-        }
-        response
     }
 }
 

@@ -404,20 +404,34 @@ impl WsStream {
             .all(|step| self.stmt_is_read_only(&step.stmt));
         let cursor_id = self.socket.next_cursor_id();
         // Built first: a failed open still needs `close_cursor` to free the id (SPEC §10.2).
-        let cursor = WsCursor {
+        let mut cursor = WsCursor {
             socket: Arc::clone(&self.socket),
             cursor_id,
             entries: VecDeque::new(),
             done: false,
             closed: false,
         };
-        let request = Request::OpenCursor(OpenCursorReq {
+        let open = Request::OpenCursor(OpenCursorReq {
             stream_id: self.stream_id,
             cursor_id,
             batch,
         });
-        let response = self.socket.request(request, read_only).await?;
+        // The first fetch goes out right behind the open, so the first rows arrive in one
+        // round trip (the server handles a stream's requests in order).
+        let fetch = Request::FetchCursor(FetchCursorReq {
+            cursor_id,
+            max_count: CURSOR_FETCH,
+        });
+        let (opened, fetched) = tokio::join!(
+            self.socket.request(open, read_only),
+            self.socket.request(fetch, true)
+        );
+        let response = opened?;
         expect_response!(self.socket, response, OpenCursor, "open_cursor");
+        let response = fetched?;
+        let fetched = expect_response!(self.socket, response, FetchCursor, "fetch_cursor");
+        cursor.entries.extend(fetched.entries);
+        cursor.done = fetched.done;
         Ok(cursor)
     }
 

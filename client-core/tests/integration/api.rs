@@ -506,8 +506,8 @@ async fn values_from_the_vectors_round_trip() {
     }
 }
 
-/// Every value of the protocol's vector corpus that a statement can carry comes back from
-/// `SELECT ?` as it went in (as the wire defines it: NaN arrives as NULL).
+// Every value of the protocol's vector corpus that a statement can carry comes back from
+// `SELECT ?` as it went in (as the wire defines it: NaN arrives as NULL).
 both_transports!(protocol_value_vectors_round_trip, |db, _server| {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -546,7 +546,7 @@ both_transports!(protocol_value_vectors_round_trip, |db, _server| {
     assert!(checked >= 30, "only {checked} vector values checked");
 });
 
-/// Dropping a request's future cancels it on the client; the connection stays usable.
+// Dropping a request's future cancels it on the client; the connection stays usable.
 both_transports!(
     dropped_futures_leave_the_connection_usable,
     |db, _server| {

@@ -92,35 +92,17 @@ pub struct Stats {
 
 /// Opens the database, binds the listener and starts serving in the background.
 pub async fn serve(config: Config) -> anyhow::Result<RunningServer> {
-    let auth = match &config.auth_key_file {
-        Some(path) => Auth::from_key_file(path)?,
-        None => Auth::disabled(),
-    };
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         (None, None) => None,
         _ => anyhow::bail!("TLS needs both a certificate (--tls-cert) and a key (--tls-key)"),
     };
-    let pool = db::Pool::open(
-        &config.db_path,
-        config.busy_timeout,
-        config.max_idle_connections,
-    )
-    .with_context(|| format!("opening database {}", config.db_path.display()))?;
-    let listener = TcpListener::bind(config.listen_addr)
+    let listen_addr = config.listen_addr;
+    let (state, router) = build(config)?;
+    let listener = TcpListener::bind(listen_addr)
         .await
-        .with_context(|| format!("binding {}", config.listen_addr))?;
+        .with_context(|| format!("binding {listen_addr}"))?;
     let addr = listener.local_addr()?;
-
-    let state = Arc::new(AppState::new(config, pool, auth));
-    let layers = ServiceBuilder::new()
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .layer(axum::error_handling::HandleErrorLayer::new(http::timed_out))
-        .layer(GlobalConcurrencyLimitLayer::new(
-            state.config.max_concurrent_requests,
-        ))
-        .timeout(state.config.request_timeout);
-    let router = http::router(Arc::clone(&state)).layer(layers);
     let service = TowerToHyperService::new(router);
 
     let (stop, mut stopped) = watch::channel(false);
@@ -175,6 +157,38 @@ pub async fn serve(config: Config) -> anyhow::Result<RunningServer> {
         stop,
         task,
     })
+}
+
+/// The HTTP service [`serve`] runs (every route, with the same tower layers), over the database
+/// `config` names, without a listener: for driving the server in-process, as the fuzz targets
+/// do with `tower::ServiceExt::oneshot`. TLS, the listen address and idle-stream expiry (the
+/// reaper that [`serve`] runs) do not apply; dropping the router closes its streams.
+pub fn app(config: Config) -> anyhow::Result<axum::Router> {
+    Ok(build(config)?.1)
+}
+
+/// Opens the database and the key file and builds the layered router over the shared state.
+fn build(config: Config) -> anyhow::Result<(Arc<AppState>, axum::Router)> {
+    let auth = match &config.auth_key_file {
+        Some(path) => Auth::from_key_file(path)?,
+        None => Auth::disabled(),
+    };
+    let pool = db::Pool::open(
+        &config.db_path,
+        config.busy_timeout,
+        config.max_idle_connections,
+    )
+    .with_context(|| format!("opening database {}", config.db_path.display()))?;
+    let state = Arc::new(AppState::new(config, pool, auth));
+    let layers = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(axum::error_handling::HandleErrorLayer::new(http::timed_out))
+        .layer(GlobalConcurrencyLimitLayer::new(
+            state.config.max_concurrent_requests,
+        ))
+        .timeout(state.config.request_timeout);
+    let router = http::router(Arc::clone(&state)).layer(layers);
+    Ok((state, router))
 }
 
 /// The span of one HTTP request: method and path, never the query string, where a

@@ -542,7 +542,7 @@ fn names_match(given: &str, param: &str) -> bool {
 }
 
 /// Whether SQL text is libSQL's `BEGIN [TRANSACTION] READONLY`.
-fn is_begin_read_only(sql: &str) -> bool {
+pub fn is_begin_read_only(sql: &str) -> bool {
     let words: Vec<String> = sql
         .trim()
         .trim_end_matches(';')

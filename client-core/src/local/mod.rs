@@ -24,7 +24,7 @@ pub(crate) mod target;
 
 use std::sync::Arc;
 
-use tidepool_engine::exec::Executor;
+use tidepool_engine::exec::{is_begin_read_only, Executor};
 use tidepool_protocol::{Batch, BatchResult, DescribeResult, Stmt, StmtResult};
 use tokio::sync::{mpsc, Mutex, OnceCell};
 use tokio::task::JoinHandle;
@@ -85,6 +85,7 @@ enum Route {
 
 fn route(sql: Option<&str>) -> Route {
     match sql {
+        // libSQL's `BEGIN [TRANSACTION] READONLY` takes a reader rather than the writer.
         Some(sql) if is_read_only_sql(sql) || is_begin_read_only(sql) => Route::Read,
         _ => Route::Write,
     }
@@ -100,17 +101,6 @@ fn batch_route(batch: &Batch) -> Route {
     } else {
         Route::Write
     }
-}
-
-/// libSQL's `BEGIN [TRANSACTION] READONLY`, which takes a reader rather than the writer.
-fn is_begin_read_only(sql: &str) -> bool {
-    let words: Vec<String> = sql
-        .trim()
-        .trim_end_matches(';')
-        .split_whitespace()
-        .map(str::to_ascii_uppercase)
-        .collect();
-    words == ["BEGIN", "READONLY"] || words == ["BEGIN", "TRANSACTION", "READONLY"]
 }
 
 fn internal(message: impl Into<String>) -> Error {

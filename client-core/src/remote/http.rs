@@ -375,6 +375,7 @@ impl HttpClient {
             encoding,
             timeout: self.timeouts.request,
             idempotent,
+            scanned: 0,
         };
         if !status.is_success() {
             let bytes = body
@@ -393,6 +394,9 @@ impl HttpClient {
     }
 }
 
+/// The largest single cursor entry accepted (a row), as the server's own message limit.
+const MAX_CURSOR_ITEM: usize = 64 << 20;
+
 /// A streamed cursor response body.
 #[derive(Debug)]
 pub struct CursorBody {
@@ -402,16 +406,30 @@ pub struct CursorBody {
     timeout: Duration,
     /// Whether the cursor's batch only reads (its failures are then safe to retry).
     idempotent: bool,
+    /// How much of `buf` is known to hold no line end (JSON), so a long item is scanned once.
+    scanned: usize,
 }
 
 impl CursorBody {
+    /// Whether `buf` may hold a whole item: for JSON, a line end past what was scanned.
+    fn may_hold_item(&mut self) -> bool {
+        if self.encoding == Encoding::Protobuf {
+            return true;
+        }
+        let found = self.buf[self.scanned..].contains(&b'\n');
+        self.scanned = if found { 0 } else { self.buf.len() };
+        found
+    }
+
     /// The next item of the body, or `None` at its end.
     pub async fn next_item<T: codec::Wire>(&mut self) -> Result<Option<T>> {
         loop {
-            match codec::decode_stream_item(self.encoding, &mut self.buf) {
-                Ok(Some(item)) => return Ok(Some(item)),
-                Ok(None) => {}
-                Err(e) => return Err(Error::protocol(format!("bad cursor item: {e}"))),
+            if self.may_hold_item() {
+                match codec::decode_stream_item(self.encoding, &mut self.buf) {
+                    Ok(Some(item)) => return Ok(Some(item)),
+                    Ok(None) => {}
+                    Err(e) => return Err(Error::protocol(format!("bad cursor item: {e}"))),
+                }
             }
             let frame = tokio::time::timeout(self.timeout, self.body.frame())
                 .await
@@ -423,6 +441,12 @@ impl CursorBody {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         self.buf.extend_from_slice(&data);
+                    }
+                    // A server that never finishes an item must not make us buffer forever.
+                    if self.buf.len() > MAX_CURSOR_ITEM {
+                        return Err(Error::protocol(format!(
+                            "a cursor item is larger than {MAX_CURSOR_ITEM} bytes"
+                        )));
                     }
                 }
             }

@@ -224,3 +224,50 @@ async fn slow_responses_time_out() {
         "the slow write ran once and was not replayed"
     );
 }
+
+/// A hostile server that streams a cursor item without end: the client refuses it once it is
+/// larger than any real row could be, instead of buffering forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_cursor_item_is_refused() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let mut request = vec![0u8; 64 * 1024];
+        let _ = socket.read(&mut request).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                    transfer-encoding: chunked\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = vec![b'a'; 1 << 20];
+        let frame = [
+            format!("{:x}\r\n", chunk.len()).into_bytes(),
+            chunk,
+            b"\r\n".to_vec(),
+        ]
+        .concat();
+        // Bounded: at most 200 MiB, far past the client's limit.
+        for _ in 0..200 {
+            if socket.write_all(&frame).await.is_err() {
+                return;
+            }
+        }
+    });
+    let db = tidepool::Builder::new(format!("http://{addr}"))
+        .force_json()
+        .max_attempts(1)
+        .build()
+        .expect("build");
+    let e = db
+        .connect()
+        .query("SELECT 1", ())
+        .await
+        .expect_err("endless item");
+    assert_eq!(e.code(), code::PROTOCOL_VIOLATION, "{e:?}");
+}

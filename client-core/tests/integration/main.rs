@@ -6,3 +6,4 @@ mod faults;
 mod local;
 mod proxy;
 mod support;
+mod tls;

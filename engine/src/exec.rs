@@ -83,19 +83,24 @@ impl Executor<'_> {
         sqlite_error(e)
     }
 
-    /// Prepares one statement, refusing empty text, several statements and, for a read-only
-    /// client, anything that writes.
-    fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>, Error> {
+    /// Parses one statement (through the statement cache), refusing empty text and several
+    /// statements.
+    fn parse(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>, Error> {
         if is_blank_sql(sql) {
             return Err(err(
                 code::SQL_NO_STATEMENT,
                 "SQL text contains no statement",
             ));
         }
-        let stmt = self
-            .conn
+        self.conn
             .prepare_cached(sql)
-            .map_err(|e| self.prepare_error(sql, &e))?;
+            .map_err(|e| self.prepare_error(sql, &e))
+    }
+
+    /// Prepares one statement, refusing empty text, several statements and, for a read-only
+    /// client, anything that writes.
+    fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>, Error> {
+        let stmt = self.parse(sql)?;
         if self.read_only_txn.get() && !stmt.readonly() {
             return Err(err(
                 "SQLITE_READONLY",
@@ -356,16 +361,7 @@ impl Executor<'_> {
 
     /// Parses and describes one statement without running it.
     pub fn describe(&self, sql: &str) -> Result<DescribeResult, Error> {
-        if is_blank_sql(sql) {
-            return Err(err(
-                code::SQL_NO_STATEMENT,
-                "SQL text contains no statement",
-            ));
-        }
-        let stmt = self
-            .conn
-            .prepare_cached(sql)
-            .map_err(|e| self.prepare_error(sql, &e))?;
+        let stmt = self.parse(sql)?;
         let params = (1..=stmt.parameter_count())
             .map(|i| DescribeParam {
                 name: stmt.parameter_name(i).map(str::to_owned),

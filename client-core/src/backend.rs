@@ -25,6 +25,18 @@ impl Backend {
         }
     }
 
+    /// Executes a prepared statement, by its stored SQL id when it was stored on this stream.
+    pub async fn execute_stored(
+        &mut self,
+        stmt: Stmt,
+        stored: Option<StoredSql>,
+    ) -> Result<StmtResult> {
+        match self {
+            Backend::Remote(conn) => conn.execute_stored(stmt, stored).await,
+            Backend::Local(conn) => conn.execute(stmt).await,
+        }
+    }
+
     pub async fn batch(&mut self, batch: Batch) -> Result<BatchResult> {
         match self {
             Backend::Remote(conn) => conn.batch(batch).await,

@@ -1,6 +1,7 @@
 //! Connections, transactions and prepared statements: the calls application code makes, the
 //! same for a remote and a local database (the [`Backend`] behind a connection).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tidepool_protocol::{Batch, BatchCond, BatchStep, DescribeResult, Stmt};
@@ -23,6 +24,9 @@ use crate::rows::{ExecuteResult, ResultSet, Rows};
 pub struct Connection {
     inner: Arc<Mutex<Backend>>,
     interrupter: Interrupter,
+    /// Set by a `Transaction` dropped while the connection was busy: its rollback runs before
+    /// the next call, and never reaches a transaction begun later.
+    rollback_requested: Arc<AtomicBool>,
 }
 
 /// How a transaction takes its locks (SQLite's `BEGIN DEFERRED|IMMEDIATE|EXCLUSIVE`).
@@ -62,14 +66,33 @@ impl Connection {
         Connection {
             inner: Arc::new(Mutex::new(backend)),
             interrupter,
+            rollback_requested: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The backend, with any rollback a dropped transaction asked for scheduled first.
+    async fn backend(&self) -> tokio::sync::MutexGuard<'_, Backend> {
+        let mut backend = self.inner.lock().await;
+        self.apply_requests(&mut backend);
+        backend
+    }
+
+    async fn backend_owned(&self) -> tokio::sync::OwnedMutexGuard<Backend> {
+        let mut backend = Arc::clone(&self.inner).lock_owned().await;
+        self.apply_requests(&mut backend);
+        backend
+    }
+
+    fn apply_requests(&self, backend: &mut Backend) {
+        if self.rollback_requested.swap(false, Ordering::SeqCst) {
+            backend.schedule_rollback();
         }
     }
 
     /// Runs a statement that is not read for its rows.
     pub async fn execute(&self, sql: &str, params: impl Into<Params>) -> Result<ExecuteResult> {
         let result = self
-            .inner
-            .lock()
+            .backend()
             .await
             .execute(stmt(sql, params.into()))
             .await?;
@@ -84,7 +107,7 @@ impl Connection {
     /// request and return their rows (`RETURNING`) at once.
     pub async fn query(&self, sql: &str, params: impl Into<Params>) -> Result<Rows> {
         let stmt = stmt(sql, params.into());
-        let mut conn = Arc::clone(&self.inner).lock_owned().await;
+        let mut conn = self.backend_owned().await;
         if is_read_only_sql(sql) {
             let batch = Batch {
                 steps: vec![BatchStep {
@@ -112,7 +135,7 @@ impl Connection {
     {
         let statements: Vec<Stmt> = statements.into_iter().map(|s| s.into().stmt).collect();
         let count = statements.len();
-        let mut conn = self.inner.lock().await;
+        let mut conn = self.backend().await;
         let (open, commit, rollback) = if conn.is_autocommit().await {
             ("BEGIN", "COMMIT", "ROLLBACK".to_owned())
         } else {
@@ -145,7 +168,7 @@ impl Connection {
 
     /// Runs a script of `;`-separated statements, ignoring rows; stops at the first error.
     pub async fn execute_batch(&self, sql: &str) -> Result<()> {
-        self.inner.lock().await.sequence(sql.to_owned()).await
+        self.backend().await.sequence(sql.to_owned()).await
     }
 
     /// Begins a deferred transaction.
@@ -155,7 +178,7 @@ impl Connection {
 
     /// Begins a transaction with the given locking behaviour.
     pub async fn transaction_with(&self, behavior: TransactionBehavior) -> Result<Transaction<'_>> {
-        let mut conn = self.inner.lock().await;
+        let mut conn = self.backend().await;
         if !conn.is_autocommit().await {
             return Err(Error::usage(
                 code::INVALID_ARGUMENT,
@@ -173,7 +196,7 @@ impl Connection {
     /// connection. Over WebSocket its SQL is stored on the server, so each run sends only an
     /// id; elsewhere (or on another connection) the text is sent.
     pub async fn prepare(&self, sql: &str) -> Result<Statement> {
-        let mut conn = self.inner.lock().await;
+        let mut conn = self.backend().await;
         let description = conn.describe(sql.to_owned()).await?;
         let stored = conn.store_sql(sql).await?;
         Ok(Statement {
@@ -185,7 +208,7 @@ impl Connection {
 
     /// Whether no transaction is open.
     pub async fn is_autocommit(&self) -> bool {
-        self.inner.lock().await.is_autocommit().await
+        self.backend().await.is_autocommit().await
     }
 
     /// Interrupts the statement this connection is running (from another task; the call
@@ -202,7 +225,7 @@ impl Connection {
     /// Closes the server stream (or gives back a local connection), rolling back any open
     /// transaction.
     pub async fn close(self) -> Result<()> {
-        self.inner.lock().await.close().await
+        self.backend().await.close().await
     }
 }
 
@@ -299,17 +322,20 @@ impl Drop for Transaction<'_> {
         if self.done {
             return;
         }
-        // Marked now, so the rollback runs before any later call on the connection; run
-        // eagerly too, so the transaction's locks go as soon as possible.
+        // Marked now, so the rollback runs before any later call on the connection (and never
+        // on a transaction begun after it); flushed eagerly when the connection is idle, so
+        // the transaction's locks go as soon as possible.
+        let Ok(mut backend) = self.conn.inner.try_lock() else {
+            self.conn.rollback_requested.store(true, Ordering::SeqCst);
+            return;
+        };
+        backend.schedule_rollback();
+        drop(backend);
         let inner = Arc::clone(&self.conn.inner);
-        if let Ok(mut conn) = inner.try_lock() {
-            conn.schedule_rollback();
-        }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let mut conn = inner.lock().await;
-                conn.schedule_rollback();
-                if let Err(e) = conn.flush_rollback().await {
+                // A no-op if a later call on the connection already ran the rollback.
+                if let Err(e) = inner.lock().await.flush_rollback().await {
                     tracing::debug!(error = %e, "rollback of a dropped transaction failed");
                 }
             });
@@ -377,10 +403,9 @@ impl Statement {
         params: impl Into<Params>,
     ) -> Result<ExecuteResult> {
         let result = conn
-            .inner
-            .lock()
+            .backend()
             .await
-            .execute(self.bound(params.into())?)
+            .execute_stored(self.bound(params.into())?, self.stored)
             .await?;
         Ok(ExecuteResult {
             rows_affected: result.affected_row_count,
@@ -410,7 +435,7 @@ impl Statement {
     /// Releases the SQL text the server stored for this statement (over WebSocket).
     pub async fn finalize(self, conn: &Connection) -> Result<()> {
         match self.stored {
-            Some(stored) => conn.inner.lock().await.close_sql(stored).await,
+            Some(stored) => conn.backend().await.close_sql(stored).await,
             None => Ok(()),
         }
     }

@@ -165,6 +165,8 @@ impl From<StmtResult> for ResultSet {
 pub struct Rows {
     columns: Arc<[Column]>,
     source: Source,
+    rows_affected: u64,
+    last_insert_rowid: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -183,6 +185,8 @@ impl Rows {
         Rows {
             columns: columns(result.cols),
             source: Source::Buffered(result.rows.into_iter().map(|r| r.values).collect()),
+            rows_affected: result.affected_row_count,
+            last_insert_rowid: result.last_insert_rowid,
         }
     }
 
@@ -200,6 +204,8 @@ impl Rows {
                             cursor,
                             _conn: conn,
                         },
+                        rows_affected: 0,
+                        last_insert_rowid: None,
                     });
                 }
                 Some(CursorEntry::StepError(e)) => return Err(Error::from_wire(e.error)),
@@ -217,6 +223,18 @@ impl Rows {
         &self.columns
     }
 
+    /// Rows changed by the statement (an INSERT, UPDATE or DELETE, with or without
+    /// `RETURNING`); for rows read from a cursor, known once the last row has been read.
+    pub fn rows_affected(&self) -> u64 {
+        self.rows_affected
+    }
+
+    /// The rowid of the last inserted row, when the server reports one; for rows read from a
+    /// cursor, known once the last row has been read.
+    pub fn last_insert_rowid(&self) -> Option<i64> {
+        self.last_insert_rowid
+    }
+
     /// The next row, or `None` after the last.
     pub async fn next(&mut self) -> Result<Option<Row>> {
         let values = match &mut self.source {
@@ -225,7 +243,12 @@ impl Rows {
             Source::Cursor { cursor, .. } => loop {
                 match cursor.next().await {
                     Ok(Some(CursorEntry::Row { row })) => break Some(row.values),
-                    Ok(Some(CursorEntry::StepEnd(_)) | None) => break None,
+                    Ok(Some(CursorEntry::StepEnd(end))) => {
+                        self.rows_affected = end.affected_row_count;
+                        self.last_insert_rowid = end.last_insert_rowid;
+                        break None;
+                    }
+                    Ok(None) => break None,
                     Ok(Some(CursorEntry::StepError(e))) => {
                         self.source = Source::Done;
                         return Err(Error::from_wire(e.error));

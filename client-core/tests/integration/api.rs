@@ -601,3 +601,24 @@ both_transports!(
         }
     }
 );
+
+both_transports!(query_reports_write_counts, |db, _server| {
+    let conn = db.connect();
+    conn.execute("CREATE TABLE q (id INTEGER PRIMARY KEY, v TEXT)", ())
+        .await
+        .expect("create");
+    let mut rows = conn
+        .query("INSERT INTO q (v) VALUES ('a'), ('b') RETURNING id", ())
+        .await
+        .expect("insert returning");
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next().await.expect("next") {
+        ids.push(row.get::<i64>(0).expect("id"));
+    }
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(rows.rows_affected(), 2);
+    assert_eq!(rows.last_insert_rowid(), Some(2));
+    let mut rows = conn.query("SELECT v FROM q", ()).await.expect("select");
+    while rows.next().await.expect("next").is_some() {}
+    assert_eq!(rows.rows_affected(), 0);
+});

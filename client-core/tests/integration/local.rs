@@ -783,3 +783,21 @@ async fn an_in_memory_database_is_shared_by_its_connections() {
 fn assert_send(db: &Database) -> impl Send + '_ {
     async move { db.connect().execute("SELECT 1", ()).await }
 }
+
+local_modes!(query_reports_write_counts, |db| {
+    let conn = db.connect();
+    conn.execute("CREATE TABLE q (id INTEGER PRIMARY KEY, v TEXT)", ())
+        .await
+        .expect("create");
+    let mut rows = conn
+        .query("INSERT INTO q (v) VALUES ('a'), ('b') RETURNING id", ())
+        .await
+        .expect("insert returning");
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next().await.expect("next") {
+        ids.push(row.get::<i64>(0).expect("id"));
+    }
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(rows.rows_affected(), 2);
+    assert_eq!(rows.last_insert_rowid(), Some(2));
+});

@@ -102,6 +102,18 @@ impl Connection {
         })
     }
 
+    /// Runs one statement and returns its whole result in one response: its rows (all of
+    /// them), the rows it changed and the last inserted rowid. For APIs that hand results over
+    /// whole, as the bindings' `execute` does; [`Connection::query`] streams instead.
+    pub async fn execute_full(&self, sql: &str, params: impl Into<Params>) -> Result<ResultSet> {
+        let result = self
+            .backend()
+            .await
+            .execute(stmt(sql, params.into()))
+            .await?;
+        Ok(result.into())
+    }
+
     /// Runs a query; its rows stream through a cursor as they are read (servers without
     /// cursors, Hrana 1 and 2, send them whole). Statements that may write run as one
     /// request and return their rows (`RETURNING`) at once.

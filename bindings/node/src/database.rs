@@ -1,0 +1,256 @@
+//! `Database`: one client's database (the package's `Client` wraps it). Calls borrow a
+//! connection from a small idle pool, as @libsql/client borrows a stream, so independent calls
+//! run in parallel (up to `concurrency` at once) and a transaction holds one of its own.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+use tidepool::{Connection, Statement};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::error::{coded, core, usage};
+use crate::result::{JsResult, JsResults};
+use crate::statement::{params, StmtIn};
+use crate::transaction::{begin_sql, Transaction};
+use crate::value::{Arg, IntMode};
+
+pub(crate) struct Shared {
+    db: tidepool::Database,
+    idle: std::sync::Mutex<Vec<Connection>>,
+    max_idle: usize,
+    permits: Semaphore,
+    closed: AtomicBool,
+    pub int_mode: IntMode,
+}
+
+impl Shared {
+    /// A permit and a connection; fails once the database is closed.
+    async fn borrow(&self) -> napi::Result<(SemaphorePermit<'_>, Connection)> {
+        let permit = self.permits.acquire().await.map_err(|_| closed())?;
+        if self.closed.load(Ordering::Acquire) {
+            return Err(closed());
+        }
+        let conn = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        Ok((permit, conn.unwrap_or_else(|| self.db.connect())))
+    }
+
+    /// Puts a connection back for the next call, unless a transaction is left open on it (the
+    /// connection is then dropped, which rolls the transaction back) or enough are idle.
+    async fn give_back(&self, conn: Connection) {
+        if self.closed.load(Ordering::Acquire) || !conn.is_autocommit().await {
+            drop_in_runtime(conn);
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < self.max_idle {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+/// Drops a connection on the runtime, where its rollback and stream close can run.
+pub(crate) fn drop_in_runtime(conn: Connection) {
+    napi::bindgen_prelude::spawn(async move {
+        let _ = conn.close().await;
+    });
+}
+
+fn closed() -> napi::Error {
+    coded("CLIENT_CLOSED", None, "The client is closed")
+}
+
+/// A database, remote or local.
+#[napi]
+pub struct Database {
+    shared: Arc<Shared>,
+}
+
+#[napi]
+impl Database {
+    /// `url` as the core takes it (http(s), ws(s), libsql, file:, :memory:); `concurrency`
+    /// is the most calls in flight at once; `intMode` one of number, bigint, string.
+    #[napi(constructor)]
+    pub fn new(
+        url: String,
+        auth_token: Option<String>,
+        concurrency: u32,
+        int_mode: String,
+    ) -> napi::Result<Self> {
+        let int_mode = IntMode::parse(&int_mode)
+            .ok_or_else(|| usage(format!("invalid intMode {int_mode:?}")))?;
+        let mut builder = tidepool::Builder::new(url);
+        if let Some(token) = auth_token {
+            builder = builder.auth_token(token);
+        }
+        // Building may set up connection pools that expect a runtime around them.
+        let db = napi::bindgen_prelude::block_on(async move { builder.build() }).map_err(core)?;
+        let concurrency = concurrency.clamp(1, 1 << 16) as usize;
+        Ok(Database {
+            shared: Arc::new(Shared {
+                db,
+                idle: std::sync::Mutex::new(Vec::new()),
+                max_idle: concurrency,
+                permits: Semaphore::new(concurrency),
+                closed: AtomicBool::new(false),
+                int_mode,
+            }),
+        })
+    }
+
+    /// `"file"` for a local database, else `"http"` or `"ws"` by the URL's scheme.
+    #[napi]
+    pub fn protocol(&self) -> String {
+        let db = &self.shared.db;
+        if db.is_local() {
+            "file"
+        } else if db.url().starts_with("ws") {
+            "ws"
+        } else {
+            "http"
+        }
+        .to_owned()
+    }
+
+    /// Runs one statement and returns its whole result.
+    #[napi(ts_return_type = "Promise<RawResult>")]
+    pub fn execute<'env>(
+        &self,
+        env: &'env Env,
+        sql: String,
+        args: Option<Vec<Arg>>,
+        names: Option<Vec<String>>,
+    ) -> napi::Result<PromiseRaw<'env, JsResult>> {
+        let params = params(args, names)?;
+        let shared = Arc::clone(&self.shared);
+        env.spawn_future(async move {
+            let (_permit, conn) = shared.borrow().await?;
+            let result = conn.execute_full(&sql, params).await;
+            shared.give_back(conn).await;
+            Ok(JsResult(result.map_err(core)?, shared.int_mode))
+        })
+    }
+
+    /// Runs statements atomically in a transaction of the given mode (write, read, deferred).
+    #[napi(ts_return_type = "Promise<RawResult[]>")]
+    pub fn batch<'env>(
+        &self,
+        env: &'env Env,
+        stmts: Vec<StmtIn>,
+        mode: String,
+    ) -> napi::Result<PromiseRaw<'env, JsResults>> {
+        let begin = begin_sql(&mode)?;
+        let stmts: Vec<Statement> = stmts.into_iter().map(StmtIn::statement).collect();
+        let shared = Arc::clone(&self.shared);
+        env.spawn_future(async move {
+            let (_permit, conn) = shared.borrow().await?;
+            let result = batch(&conn, begin, stmts).await;
+            shared.give_back(conn).await;
+            Ok(JsResults(result.map_err(core)?, shared.int_mode))
+        })
+    }
+
+    /// @libsql/client's `migrate`: the statements as one deferred batch with foreign keys off.
+    #[napi(ts_return_type = "Promise<RawResult[]>")]
+    pub fn migrate<'env>(
+        &self,
+        env: &'env Env,
+        stmts: Vec<StmtIn>,
+    ) -> napi::Result<PromiseRaw<'env, JsResults>> {
+        let stmts: Vec<Statement> = stmts.into_iter().map(StmtIn::statement).collect();
+        let shared = Arc::clone(&self.shared);
+        env.spawn_future(async move {
+            let (_permit, conn) = shared.borrow().await?;
+            let result = migrate(&conn, stmts).await;
+            shared.give_back(conn).await;
+            Ok(JsResults(result.map_err(core)?, shared.int_mode))
+        })
+    }
+
+    /// Runs a script of `;`-separated statements.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn execute_multiple<'env>(
+        &self,
+        env: &'env Env,
+        sql: String,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let shared = Arc::clone(&self.shared);
+        env.spawn_future(async move {
+            let (_permit, conn) = shared.borrow().await?;
+            let result = conn.execute_batch(&sql).await;
+            shared.give_back(conn).await;
+            result.map_err(core)
+        })
+    }
+
+    /// Begins an interactive transaction on a connection of its own.
+    #[napi(ts_return_type = "Promise<Transaction>")]
+    pub fn transaction<'env>(
+        &self,
+        env: &'env Env,
+        mode: String,
+    ) -> napi::Result<PromiseRaw<'env, Transaction>> {
+        let begin = begin_sql(&mode)?;
+        let shared = Arc::clone(&self.shared);
+        env.spawn_future(async move {
+            if shared.closed.load(Ordering::Acquire) {
+                return Err(closed());
+            }
+            let conn = shared.db.connect();
+            if let Err(e) = conn.execute(begin, ()).await {
+                drop_in_runtime(conn);
+                return Err(core(e));
+            }
+            Ok(Transaction::new(conn, shared.int_mode))
+        })
+    }
+
+    /// Closes the database: calls after this fail with `CLIENT_CLOSED`, idle connections
+    /// close (open transactions keep theirs until they end).
+    #[napi]
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.permits.close();
+        if let Ok(mut idle) = self.shared.idle.lock() {
+            for conn in idle.drain(..) {
+                drop_in_runtime(conn);
+            }
+        }
+    }
+}
+
+/// A batch in a transaction of the given mode. A deferred batch is one request; the other
+/// modes begin the transaction first and run the batch as a savepoint of it.
+async fn batch(
+    conn: &Connection,
+    begin: &'static str,
+    stmts: Vec<Statement>,
+) -> tidepool::Result<Vec<tidepool::ResultSet>> {
+    if begin == "BEGIN DEFERRED" {
+        return conn.batch(stmts).await;
+    }
+    conn.execute(begin, ()).await?;
+    let result = match conn.batch(stmts).await {
+        Ok(results) => conn.execute("COMMIT", ()).await.map(|_| results),
+        Err(e) => Err(e),
+    };
+    if result.is_err() && !conn.is_autocommit().await {
+        let _ = conn.execute("ROLLBACK", ()).await;
+    }
+    result
+}
+
+async fn migrate(
+    conn: &Connection,
+    stmts: Vec<Statement>,
+) -> tidepool::Result<Vec<tidepool::ResultSet>> {
+    conn.execute("PRAGMA foreign_keys=off", ()).await?;
+    let result = conn.batch(stmts).await;
+    let restored = conn.execute("PRAGMA foreign_keys=on", ()).await;
+    let results = result?;
+    restored?;
+    Ok(results)
+}

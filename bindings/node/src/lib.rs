@@ -1,0 +1,15 @@
+//! The Node.js binding of the Tidepool client, built with napi-rs. It is thin on purpose: each
+//! method converts its arguments, calls the `tidepool` crate and maps the result or error; the
+//! @libsql/client-compatible API (`createClient`, `ResultSet`, `LibsqlError`) is written in
+//! TypeScript over it (`bindings/node/ts`). Nothing here panics across the boundary: every
+//! failure is a JavaScript error with a stable code.
+
+mod database;
+mod error;
+mod result;
+mod statement;
+mod transaction;
+mod value;
+
+pub use database::Database;
+pub use transaction::Transaction;

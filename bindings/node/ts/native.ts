@@ -1,0 +1,61 @@
+/**
+ * Loads the native module built from this package's Rust crate (`npm run build:native`
+ * copies it to `native/tidepool.node`). Nothing is downloaded: a missing module is an error
+ * saying how to build it. `TIDEPOOL_NODE_NATIVE` names another file to load.
+ */
+import * as path from "node:path";
+
+/** One statement of a batch: SQL, then positional values or named values with their names. */
+export type RawStmt = [string, unknown[] | null, string[] | null];
+
+/** `[columns, columnTypes, rows, rowsAffected, lastInsertRowid, unsafeInt]`. */
+export type RawResult = [string[], string[], unknown[][], number, bigint | undefined, boolean];
+
+export interface NativeTransaction {
+  execute(sql: string, args: unknown[] | null, names: string[] | null): Promise<RawResult>;
+  batch(stmts: RawStmt[]): Promise<RawResult[]>;
+  executeMultiple(sql: string): Promise<void>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface NativeDatabase {
+  protocol(): string;
+  execute(sql: string, args: unknown[] | null, names: string[] | null): Promise<RawResult>;
+  batch(stmts: RawStmt[], mode: string): Promise<RawResult[]>;
+  migrate(stmts: RawStmt[]): Promise<RawResult[]>;
+  executeMultiple(sql: string): Promise<void>;
+  transaction(mode: string): Promise<NativeTransaction>;
+  close(): void;
+}
+
+export interface NativeModule {
+  Database: new (
+    url: string,
+    authToken: string | null,
+    concurrency: number,
+    intMode: string,
+  ) => NativeDatabase;
+}
+
+let loaded: NativeModule | undefined;
+
+export function native(): NativeModule {
+  if (loaded === undefined) {
+    const file =
+      process.env.TIDEPOOL_NODE_NATIVE ?? path.join(__dirname, "..", "..", "native", "tidepool.node");
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      loaded = require(file) as NativeModule;
+    } catch (e) {
+      throw new Error(
+        `the Tidepool native module could not be loaded from ${file}; build it with ` +
+          "`npm run build` in bindings/node",
+        { cause: e },
+      );
+    }
+  }
+  return loaded;
+}

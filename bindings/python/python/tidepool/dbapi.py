@@ -1,0 +1,388 @@
+"""The PEP 249 (DB-API 2.0) connection and cursor.
+
+Transactions work as in the standard library's ``sqlite3`` with its default
+(``isolation_level=""``) behaviour: a connection opens a transaction by itself before an
+``INSERT``, ``UPDATE``, ``DELETE`` or ``REPLACE`` and keeps it open until ``commit()`` or
+``rollback()``; other statements (queries, DDL) run in autocommit unless a transaction is open.
+``isolation_level=None`` (or ``autocommit=True``) turns that off: every statement commits by
+itself unless the SQL opens a transaction with ``BEGIN``. Closing a connection rolls back what
+was not committed.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Iterator, List, Optional
+
+from . import _common, _native
+from .exceptions import (
+    DataError,
+    DatabaseError,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    Warning,
+)
+
+_PREFETCH = 256
+_CHUNK = 1024
+
+
+class Connection:
+    """A connection (PEP 249). Use ``tidepool.connect()`` to make one."""
+
+    Warning = Warning
+    Error = Error
+    InterfaceError = InterfaceError
+    DatabaseError = DatabaseError
+    DataError = DataError
+    OperationalError = OperationalError
+    IntegrityError = IntegrityError
+    InternalError = InternalError
+    ProgrammingError = ProgrammingError
+    NotSupportedError = NotSupportedError
+
+    def __init__(
+        self, database: _native.Database, native: _native.Connection, isolation_level: Optional[str]
+    ) -> None:
+        self._database = database
+        self._native = native
+        self._isolation_level = _common.check_isolation_level(isolation_level)
+        # The cursor whose rows are still streaming; the connection is busy until they are read.
+        self._streaming: Optional["weakref.ref[Cursor]"] = None
+
+    # -- settings ---------------------------------------------------------------------------
+
+    @property
+    def isolation_level(self) -> Optional[str]:
+        """``""`` (default), ``"DEFERRED"``, ``"IMMEDIATE"`` or ``"EXCLUSIVE"``: the ``BEGIN``
+        issued before a write; ``None``: autocommit."""
+        return self._isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, level: Optional[str]) -> None:
+        level = _common.check_isolation_level(level)
+        if level is None and self.in_transaction:
+            self.commit()
+        self._isolation_level = level
+
+    @property
+    def autocommit(self) -> bool:
+        """Whether statements commit by themselves (``isolation_level is None``)."""
+        return self._isolation_level is None
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        self.isolation_level = None if value else ""
+
+    @property
+    def in_transaction(self) -> bool:
+        self._check()
+        return self._native.in_transaction()
+
+    @property
+    def url(self) -> str:
+        """The server URL (without credentials) or the local ``file:`` URL."""
+        return self._database.url
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    # -- PEP 249 ----------------------------------------------------------------------------
+
+    def cursor(self) -> "Cursor":
+        self._check()
+        return Cursor(self)
+
+    def commit(self) -> None:
+        self._claim(None)
+        if self._native.in_transaction():
+            self._native.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._claim(None)
+        if self._native.in_transaction():
+            self._native.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Closes the connection; an open transaction is rolled back. Idempotent."""
+        self._streaming = None
+        self._native.close()
+
+    def __enter__(self) -> "Connection":
+        self._check()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Commits if the block succeeded, rolls back if it raised; does not close."""
+        if self.closed:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+    # -- sqlite3-style shortcuts --------------------------------------------------------------
+
+    def execute(self, sql: str, parameters: Any = ()) -> "Cursor":
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Any) -> "Cursor":
+        return self.cursor().executemany(sql, seq_of_parameters)
+
+    def executescript(self, script: str) -> "Cursor":
+        return self.cursor().executescript(script)
+
+    def interrupt(self) -> None:
+        """Stops the statement running on a local connection (it fails with
+        ``OperationalError``, code ``SQLITE_INTERRUPT``); ``NotSupportedError`` remote."""
+        self._native.interrupt()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self._native.closed:
+            raise ProgrammingError("Cannot operate on a closed database.", "CLOSED")
+
+    def _claim(self, cursor: Optional["Cursor"]) -> None:
+        """Frees the connection for a new statement: a cursor still streaming rows reads the
+        rest into memory (its own earlier result is discarded instead)."""
+        self._check()
+        ref = self._streaming
+        if ref is None:
+            return
+        self._streaming = None
+        other = ref()
+        if other is None:
+            return
+        if other is cursor:
+            other._discard()
+        else:
+            other._buffer_rest()
+
+    def _begin_if_needed(self, sql: str) -> None:
+        if (
+            self._isolation_level is not None
+            and _common.is_dml(sql)
+            and not self._native.in_transaction()
+        ):
+            self._native.execute(_common.begin_sql(self._isolation_level))
+
+
+class Cursor:
+    """A cursor (PEP 249): runs statements on its connection and reads their rows."""
+
+    arraysize: int = 1
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._closed = False
+        self._columns: tuple = ()
+        self._rows: List[tuple] = []
+        self._pos = 0
+        self._stream: Optional[_native.Stream] = None
+        self._description = None
+        self.rowcount = -1
+        self.lastrowid: Optional[int] = None
+
+    @property
+    def description(self):
+        """Per result column, ``(name, None, None, None, None, None, None)``; ``None`` when
+        the last statement returned no columns."""
+        if self._description is None and self._columns:
+            self._description = _common.description(self._columns)
+        return self._description
+
+    def execute(self, sql: str, parameters: Any = ()) -> "Cursor":
+        sql = _common.check_sql(sql)
+        self._check()
+        conn = self.connection
+        conn._claim(self)
+        conn._begin_if_needed(sql)
+        columns, rows, affected, rowid, stream = conn._native.execute(sql, parameters, _PREFETCH)
+        self._columns = columns
+        self._description = None
+        self._rows = rows
+        self._pos = 0
+        self._stream = stream
+        if stream is not None:
+            conn._streaming = weakref.ref(self)
+        self.rowcount = _common.rowcount(columns, affected)
+        if rowid is not None and _common.is_dml(sql):
+            self.lastrowid = rowid
+        return self
+
+    def executemany(self, sql: str, seq_of_parameters: Any) -> "Cursor":
+        """Runs a DML statement once per parameter set, atomically: all of them or none."""
+        sql = _common.check_sql(sql)
+        self._check()
+        if not _common.is_dml(sql):
+            raise ProgrammingError("executemany() can only execute DML statements.", "INVALID_ARGUMENT")
+        conn = self.connection
+        conn._claim(self)
+        conn._begin_if_needed(sql)
+        affected, rowid = conn._native.execute_many(sql, seq_of_parameters)
+        self._reset()
+        self.rowcount = affected
+        if rowid is not None:
+            self.lastrowid = rowid
+        return self
+
+    def executescript(self, script: str) -> "Cursor":
+        """Runs ``;``-separated statements; commits a pending transaction first (unless in
+        autocommit mode), as sqlite3 does."""
+        script = _common.check_sql(script)
+        self._check()
+        conn = self.connection
+        conn._claim(self)
+        if conn._isolation_level is not None and conn._native.in_transaction():
+            conn._native.execute("COMMIT")
+        conn._native.execute_script(script)
+        self._reset()
+        return self
+
+    def fetchone(self) -> Optional[tuple]:
+        self._check()
+        if self._pos >= len(self._rows) and not self._more(_CHUNK):
+            return None
+        row = self._rows[self._pos]
+        self._pos += 1
+        return row
+
+    def fetchmany(self, size: Optional[int] = None) -> List[tuple]:
+        self._check()
+        size = self.arraysize if size is None else size
+        while len(self._rows) - self._pos < size and self._more(max(size, _CHUNK)):
+            pass
+        out = self._rows[self._pos : self._pos + size]
+        self._pos += len(out)
+        return out
+
+    def fetchall(self) -> List[tuple]:
+        self._check()
+        while self._more(_CHUNK):
+            pass
+        out = self._rows[self._pos :]
+        self._rows = []
+        self._pos = 0
+        return out
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._discard()
+        self._closed = True
+
+    def setinputsizes(self, sizes: Any) -> None:
+        """Does nothing (PEP 249 allows it)."""
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        """Does nothing (PEP 249 allows it)."""
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self
+
+    def __next__(self) -> tuple:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def __enter__(self) -> "Cursor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self._closed:
+            raise ProgrammingError("Cannot operate on a closed cursor.", "CLOSED")
+        self.connection._check()
+
+    def _reset(self) -> None:
+        self._columns = ()
+        self._description = None
+        self._rows = []
+        self._pos = 0
+        self._stream = None
+
+    def _more(self, n: int) -> bool:
+        """Reads up to ``n`` more rows from the stream; False when there are none."""
+        stream = self._stream
+        if stream is None:
+            return False
+        rows, done, affected, _rowid = stream.fetch(n)
+        if done:
+            self._stream = None
+            self.rowcount = _common.rowcount(self._columns, affected)
+        if self._pos:
+            del self._rows[: self._pos]
+            self._pos = 0
+        self._rows.extend(rows)
+        return bool(rows)
+
+    def _buffer_rest(self) -> None:
+        while self._more(_CHUNK):
+            pass
+
+    def _discard(self) -> None:
+        stream = self._stream
+        self._stream = None
+        if stream is not None:
+            stream.close()
+        self._rows = []
+        self._pos = 0
+
+
+def connect(
+    database: _common.Target,
+    *,
+    auth_token: Optional[str] = None,
+    sync_url: Optional[str] = None,
+    offline: Optional[bool] = None,
+    isolation_level: Optional[str] = "",
+    autocommit: Optional[bool] = None,
+    timeout: Optional[float] = None,
+    read_connections: Optional[int] = None,
+    connect_timeout: Optional[float] = None,
+    request_timeout: Optional[float] = None,
+    ca_pem: Optional[bytes] = None,
+    force_json: bool = False,
+) -> Connection:
+    """Opens a connection.
+
+    ``database`` is a server URL (``http://``, ``https://``, ``ws://``, ``wss://``,
+    ``libsql://``; an ``authToken`` query parameter is taken as the token), a local
+    ``file:`` URL or ``:memory:``, or a filesystem path. ``timeout`` is a local database's busy
+    timeout in seconds (default 5); ``connect_timeout`` and ``request_timeout`` apply to a
+    server; ``ca_pem`` trusts a private CA. No I/O happens until the first statement.
+
+    ``sync_url`` and ``offline`` (an embedded replica of a server) raise
+    ``NotSupportedError``: the core client has no replica mode yet.
+    """
+    if autocommit is not None:
+        isolation_level = None if autocommit else (isolation_level or "")
+    level = _common.check_isolation_level(isolation_level)
+    db = _common.open_database(
+        database,
+        auth_token=auth_token,
+        sync_url=sync_url,
+        offline=offline,
+        timeout=timeout,
+        read_connections=read_connections,
+        connect_timeout=connect_timeout,
+        request_timeout=request_timeout,
+        ca_pem=ca_pem,
+        force_json=force_json,
+    )
+    return Connection(db, db.connect(), level)
+
+
+__all__ = ["Connection", "Cursor", "connect"]

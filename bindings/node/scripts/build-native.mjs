@@ -1,5 +1,6 @@
 // Builds the native module with cargo and copies it to native/tidepool.node, where the
-// package loads it. `--release` (or TIDEPOOL_NODE_RELEASE=1) for an optimised build.
+// package loads it. `--release` (or TIDEPOOL_NODE_RELEASE=1) for an optimised build;
+// `--out FILE` copies it elsewhere (the benchmark loads a release build from its own file).
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
@@ -22,6 +23,7 @@ const lib = {
 if (lib === undefined) throw new Error(`unsupported platform ${process.platform}`);
 mkdirSync(path.join(root, "native"), { recursive: true });
 const from = path.join(target, release ? "release" : "debug", lib);
-const to = path.join(root, "native", "tidepool.node");
+const out = process.argv.indexOf("--out");
+const to = out > 0 ? path.resolve(process.argv[out + 1]) : path.join(root, "native", "tidepool.node");
 copyFileSync(from, to);
 console.log(`native module: ${from} -> ${to}`);

@@ -1,0 +1,99 @@
+// Opening a database: a URL (remote `http(s)://`, `ws(s)://`, `libsql://`; local `file:`,
+// `:memory:`) or a local path, with options whose defaults are the core's.
+
+import Foundation
+import TidepoolFFI
+
+/// Settings for a `Database`. A setting left nil keeps the core's default.
+public struct DatabaseOptions: Equatable, Hashable, Sendable {
+    /// The JWT sent with every request (remote).
+    public var authToken: String?
+    /// Seconds to open a connection (remote; default 10).
+    public var connectTimeout: TimeInterval?
+    /// Seconds for one attempt of one request (remote; default 30).
+    public var requestTimeout: TimeInterval?
+    /// Seconds for a request including its retries (remote; default 60).
+    public var totalTimeout: TimeInterval?
+    /// Most attempts for a request that is safe to retry (remote; default 4; 1 turns retries off).
+    public var maxAttempts: Int?
+    /// Trust only these PEM CA certificates (remote; default: the bundled web roots).
+    public var caCertificatesPEM: String?
+    /// Speak JSON instead of protobuf (remote).
+    public var forceJSON: Bool
+    /// Reader connections beside the writer (local; default 4).
+    public var readConnections: Int?
+    /// Seconds a statement waits for another process's lock (local; default 5).
+    public var busyTimeout: TimeInterval?
+
+    public init(
+        authToken: String? = nil, connectTimeout: TimeInterval? = nil,
+        requestTimeout: TimeInterval? = nil, totalTimeout: TimeInterval? = nil,
+        maxAttempts: Int? = nil, caCertificatesPEM: String? = nil, forceJSON: Bool = false,
+        readConnections: Int? = nil, busyTimeout: TimeInterval? = nil
+    ) {
+        self.authToken = authToken
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.totalTimeout = totalTimeout
+        self.maxAttempts = maxAttempts
+        self.caCertificatesPEM = caCertificatesPEM
+        self.forceJSON = forceJSON
+        self.readConnections = readConnections
+        self.busyTimeout = busyTimeout
+    }
+
+    var ffi: TidepoolFFI.DatabaseOptions {
+        func ms(_ seconds: TimeInterval?) -> UInt64? {
+            seconds.map { UInt64(clamping: Int64(max(0, ($0 * 1000).rounded()))) }
+        }
+        return TidepoolFFI.DatabaseOptions(
+            authToken: authToken,
+            connectTimeoutMs: ms(connectTimeout),
+            requestTimeoutMs: ms(requestTimeout),
+            totalTimeoutMs: ms(totalTimeout),
+            maxAttempts: maxAttempts.map { UInt32(clamping: $0) },
+            caPem: caCertificatesPEM,
+            forceJson: forceJSON,
+            readConnections: readConnections.map { UInt32(clamping: $0) },
+            busyTimeoutMs: ms(busyTimeout)
+        )
+    }
+}
+
+/// A database, shared by all its connections.
+///
+/// ```swift
+/// let db = try Database(url: "http://127.0.0.1:8080")   // or ws://, file:app.db, :memory:
+/// let conn = db.connect()
+/// try await conn.execute("INSERT INTO pools VALUES (?, ?)", ["Rockpool", 0.4])
+/// for row in try await conn.query("SELECT name FROM pools") {
+///     print(try row.get("name", as: String.self))
+/// }
+/// ```
+public final class Database: Sendable {
+    let inner: TidepoolFFI.Database
+
+    /// A database at `url`. Validates the URL and options (`TidepoolError.usage`,
+    /// `INVALID_CONFIG`); does no I/O.
+    public init(url: String, options: DatabaseOptions = DatabaseOptions()) throws {
+        inner = try ffi { try TidepoolFFI.Database(url: url, options: options.ffi) }
+    }
+
+    /// A local database in the file at `path` (created on first use), taken as a path rather
+    /// than parsed as a URL.
+    public init(path: String, options: DatabaseOptions = DatabaseOptions()) throws {
+        inner = try ffi { try TidepoolFFI.Database.local(path: path, options: options.ffi) }
+    }
+
+    /// A new connection: cheap, no I/O until its first statement. Statements on one connection
+    /// run one at a time; open several to run them in parallel.
+    public func connect() -> Connection {
+        Connection(inner.connect())
+    }
+
+    /// The server URL without credentials, or the local `file:` URL.
+    public var url: String { inner.url() }
+
+    /// Whether the database is on this device.
+    public var isLocal: Bool { inner.isLocal() }
+}

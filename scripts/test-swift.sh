@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The Swift binding's suite (bindings/swift): installs the Swift toolchain into a cached Debian
+# trixie root (scripts/swift-toolchain.sh), builds the uniffi crate on the host and checks that
+# the committed generated Swift matches it (scripts/swift-generate.sh), starts the reference
+# server on a loopback port, then runs `swift build` and the XCTest suite inside the root, which
+# shares the host's loopback.
+#
+# Caches: the root (~/.cache/tidepool-trixie), SwiftPM's build directory and the cdylib
+# (~/.cache/tidepool-swift), cargo's target dir (CARGO_TARGET_DIR). Nothing depends on them being
+# there. Needs root (debootstrap, chroot, bind mounts).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tidepool-target}"
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+cache="${TIDEPOOL_SWIFT_CACHE:-$HOME/.cache/tidepool-swift}"
+export TIDEPOOL_SWIFT_CACHE="$cache"
+package="$repo/bindings/swift"
+
+step() { echo; echo "== test-swift: $*"; }
+
+step "toolchain (Debian trixie root)"
+start=$SECONDS
+bash scripts/swift-toolchain.sh >/dev/null
+echo "toolchain ready in $((SECONDS - start)) s"
+
+step "reference server build"
+cargo build -p tidepool-server --locked
+server_bin="$CARGO_TARGET_DIR/debug/tidepool-server"
+
+step "uniffi crate build and generated-file drift check"
+bash scripts/swift-generate.sh
+
+step "start tidepool-server on a loopback port"
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+mkfifo "$work/out"
+# The server reads TIDEPOOL_* settings from its environment: keep ours away from it.
+env $(env | sed -n 's/^\(TIDEPOOL_[A-Za-z0-9_]*\)=.*/-u \1/p') NO_COLOR=1 \
+    "$server_bin" --http-listen-addr 127.0.0.1:0 --db-path "$work/server.db" \
+    >"$work/out" 2>"$work/server.log" &
+server_pid=$!
+exec 8<"$work/out"
+url=""
+while IFS= read -r -t 30 line <&8; do
+    case "$line" in
+        "tidepool-server listening on http://"*)
+            url="${line#tidepool-server listening on }"
+            break
+            ;;
+    esac
+done
+# Keep draining the server's stdout so it never blocks on a full pipe.
+cat <&8 >/dev/null &
+exec 8<&-
+[ -n "$url" ] || { echo "the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+echo "server at $url"
+
+step "swift build and swift test (inside the trixie root)"
+mkdir -p "$cache/build"
+lib="$cache/lib"
+# The package's real path, in case bindings/swift is a symlink out of the repo.
+package="$(cd "$package" && pwd -P)"
+export TIDEPOOL_CHROOT_BINDS="$repo:$cache:$package"
+linker=(-Xlinker -L"$lib" -Xlinker -rpath -Xlinker "$lib")
+set +e
+(
+    set -e
+    cd "$package"
+    bash "$repo/scripts/swift-chroot.sh" swift build --build-tests --scratch-path "$cache/build" "${linker[@]}"
+    # Swift Testing has no tests here; XCTest's summary is the one that counts.
+    TIDEPOOL_TEST_URL="$url" LD_LIBRARY_PATH="$lib" \
+        bash "$repo/scripts/swift-chroot.sh" swift test --skip-build --disable-swift-testing \
+        --scratch-path "$cache/build" "${linker[@]}"
+) 2>&1 | tee "$work/swift.log"
+status=${PIPESTATUS[0]}
+set -e
+
+summary="$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" "$work/swift.log" | tail -n1 || true)"
+if [ -z "$summary" ]; then
+    echo "test-swift: no XCTest summary (status $status)" >&2
+    exit 1
+fi
+total="$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")"
+failed="$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")"
+echo
+echo "swift: $((total - failed)) passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

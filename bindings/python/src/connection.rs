@@ -16,7 +16,7 @@ use crate::rows::Output;
 use crate::{aio, runtime, value};
 
 /// A database: a server URL or a local file, shared by its connections.
-#[pyclass(frozen, module = "tidepool._native")]
+#[pyclass(frozen, weakref, module = "tidepool._native")]
 pub struct Database {
     db: Mutex<Option<tidepool::Database>>,
 }

@@ -28,6 +28,7 @@ from sqlalchemy.connectors.asyncio import (
     AsyncAdapt_dbapi_module,
     AsyncAdapt_dbapi_ss_cursor,
 )
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine.url import URL
 from sqlalchemy.util.concurrency import await_
@@ -165,13 +166,20 @@ class _AsyncDBAPI(AsyncAdapt_dbapi_module):
         return _AsyncConnection(self, await_(connecting))
 
 
+class _AsyncExecutionContext(SQLiteExecutionContext):
+    def create_server_side_cursor(self):
+        return self._dbapi_connection.cursor(server_side=True)
+
+
 class AsyncTidepoolDialect(TidepoolDialect):
-    """asyncio dialect: ``tidepool+aio://``, for ``create_async_engine``."""
+    """asyncio dialect: ``tidepool+aio://``, for ``create_async_engine``. Results streamed
+    with ``AsyncConnection.stream()`` are read from the server as they are consumed."""
 
     driver = "aio"
     is_async = True
     supports_statement_cache = True
     supports_server_side_cursors = True
+    execution_ctx_cls = _AsyncExecutionContext
 
     @classmethod
     def import_dbapi(cls):

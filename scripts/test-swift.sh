@@ -79,9 +79,10 @@ set +e
     cd "$package"
     bash "$repo/scripts/swift-chroot.sh" swift build --build-tests --scratch-path "$cache/build" "${linker[@]}"
     # Swift Testing has no tests here; XCTest's summary is the one that counts.
-    TIDEPOOL_TEST_URL="$url" LD_LIBRARY_PATH="$lib" \
+    # TIDEPOOL_SWIFT_FILTER runs only the matching tests (swift test --filter).
+    TIDEPOOL_TEST_URL="$url" TIDEPOOL_TEST_VECTORS="$repo/protocol/vectors" LD_LIBRARY_PATH="$lib" \
         bash "$repo/scripts/swift-chroot.sh" swift test --skip-build --disable-swift-testing \
-        --scratch-path "$cache/build" "${linker[@]}"
+        --scratch-path "$cache/build" "${linker[@]}" ${TIDEPOOL_SWIFT_FILTER:+--filter "$TIDEPOOL_SWIFT_FILTER"}
 ) 2>&1 | tee "$work/swift.log"
 status=${PIPESTATUS[0]}
 set -e

@@ -17,7 +17,8 @@ export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 cache="${TIDEPOOL_SWIFT_CACHE:-$HOME/.cache/tidepool-swift}"
 export TIDEPOOL_SWIFT_CACHE="$cache"
-package="$repo/bindings/swift"
+# The package's real path, in case bindings/swift is a symlink out of the repo.
+package="$(cd "$repo/bindings/swift" && pwd -P)"
 
 step() { echo; echo "== test-swift: $*"; }
 
@@ -25,6 +26,13 @@ step "toolchain (Debian trixie root)"
 start=$SECONDS
 bash scripts/swift-toolchain.sh >/dev/null
 echo "toolchain ready in $((SECONDS - start)) s"
+
+step "swift format lint (bindings/swift/.swift-format)"
+(
+    cd "$package"
+    TIDEPOOL_CHROOT_BINDS="$repo:$package" bash "$repo/scripts/swift-chroot.sh" swift format lint --strict -r \
+        --configuration .swift-format Package.swift Sources/Tidepool Tests
+)
 
 step "reference server build"
 cargo build -p tidepool-server --locked
@@ -69,8 +77,6 @@ echo "server at $url"
 step "swift build and swift test (inside the trixie root)"
 mkdir -p "$cache/build"
 lib="$cache/lib"
-# The package's real path, in case bindings/swift is a symlink out of the repo.
-package="$(cd "$package" && pwd -P)"
 export TIDEPOOL_CHROOT_BINDS="$repo:$cache:$package"
 linker=(-Xlinker -L"$lib" -Xlinker -rpath -Xlinker "$lib")
 set +e

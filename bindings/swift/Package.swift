@@ -10,7 +10,7 @@ let package = Package(
     name: "Tidepool",
     platforms: [.iOS(.v15), .macOS(.v12)],
     products: [
-        .library(name: "Tidepool", targets: ["Tidepool"]),
+        .library(name: "Tidepool", targets: ["Tidepool"])
     ],
     targets: [
         // The C declarations of the Rust library's exported functions.

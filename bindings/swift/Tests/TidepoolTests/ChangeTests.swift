@@ -76,12 +76,14 @@ final class ChangeTests: XCTestCase {
             var got: [Change] = []
             for await change in changes {
                 got.append(change)
-                if got.count == 2 { break } // ends the stream, which cancels the listener
+                if got.count == 2 { break }  // ends the stream, which cancels the listener
             }
             return got
         }
         try await conn.execute("INSERT INTO \(table) VALUES (1)")
-        try await conn.batch([Statement("INSERT INTO \(table) VALUES (2)"), Statement("INSERT INTO \(table) VALUES (3)")])
+        try await conn.batch([
+            Statement("INSERT INTO \(table) VALUES (2)"), Statement("INSERT INTO \(table) VALUES (3)"),
+        ])
         let got = await reader.value
         XCTAssertEqual(got.map(\.kind), [.statement, .batch])
         XCTAssertEqual(got.map(\.rowsAffected), [1, 2])

@@ -53,7 +53,8 @@ final class ErrorTests: XCTestCase {
     func testUnreachableServerIsANetworkError() async throws {
         // A port that was free a moment ago: nothing listens there.
         let port = try freePort()
-        let db = try Database(url: "http://127.0.0.1:\(port)", options: DatabaseOptions(connectTimeout: 2, maxAttempts: 1))
+        let db = try Database(
+            url: "http://127.0.0.1:\(port)", options: DatabaseOptions(connectTimeout: 2, maxAttempts: 1))
         let error = await assertThrowsTidepool(TidepoolError.Code.connectFailed) {
             try await db.connect().query("SELECT 1")
         }
@@ -99,7 +100,9 @@ func freePort() throws -> Int {
     addr.sin_port = 0
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+        }
     }
     guard bound else { throw CorpusError() }
     return Int(UInt16(bigEndian: addr.sin_port))

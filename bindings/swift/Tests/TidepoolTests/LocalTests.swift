@@ -12,13 +12,15 @@ final class LocalTests: XCTestCase {
             let db = try Database(path: path)
             XCTAssertTrue(db.isLocal)
             let conn = db.connect()
-            try await conn.execute("CREATE TABLE pools (id INTEGER PRIMARY KEY, name TEXT NOT NULL, depth REAL, photo BLOB)")
+            try await conn.execute(
+                "CREATE TABLE pools (id INTEGER PRIMARY KEY, name TEXT NOT NULL, depth REAL, photo BLOB)")
             let r = try await conn.execute(
                 "INSERT INTO pools (name, depth, photo) VALUES (?, ?, ?)", ["Rockpool", 0.4, Data([0, 1, 255])])
             XCTAssertEqual(r.rowsAffected, 1)
             XCTAssertEqual(r.lastInsertRowid, 1)
             let name: String? = nil
-            try await conn.execute("INSERT INTO pools (name, depth) VALUES (:name, :depth)", [":name": "Tidal", ":depth": name])
+            try await conn.execute(
+                "INSERT INTO pools (name, depth) VALUES (:name, :depth)", [":name": "Tidal", ":depth": name])
             try await conn.close()
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: path))

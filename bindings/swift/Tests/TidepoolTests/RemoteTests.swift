@@ -18,8 +18,10 @@ final class RemoteTests: XCTestCase {
                 "INSERT INTO \(table) (name, depth, photo) VALUES (?, ?, ?)", ["Rockpool", 0.4, Data([1, 2, 3])])
             XCTAssertEqual(r.rowsAffected, 1, url)
             XCTAssertEqual(r.lastInsertRowid, 1, url)
-            try await conn.execute("INSERT INTO \(table) (name, depth) VALUES (:name, :depth)", [":name": "Tidal", ":depth": 1.25])
-            let rows = try await conn.query("SELECT name, depth, photo FROM \(table) WHERE depth > ? ORDER BY id", [0.1])
+            try await conn.execute(
+                "INSERT INTO \(table) (name, depth) VALUES (:name, :depth)", [":name": "Tidal", ":depth": 1.25])
+            let rows = try await conn.query(
+                "SELECT name, depth, photo FROM \(table) WHERE depth > ? ORDER BY id", [0.1])
             XCTAssertEqual(rows.columns.map(\.name), ["name", "depth", "photo"], url)
             XCTAssertEqual(rows.columns.map(\.declaredType), ["TEXT", "REAL", "BLOB"], url)
             XCTAssertEqual(try rows.map { try $0.get("name", as: String.self) }, ["Rockpool", "Tidal"], url)

@@ -75,7 +75,8 @@ final class ValueVectorTests: XCTestCase {
     /// (name, value) of every round-trip case of values.json.
     static func vectors() throws -> [(String, Value)] {
         // scripts/test-swift.sh names the directory; otherwise it is found from this file.
-        let dir = ProcessInfo.processInfo.environment["TIDEPOOL_TEST_VECTORS"].map { URL(fileURLWithPath: $0) }
+        let dir =
+            ProcessInfo.processInfo.environment["TIDEPOOL_TEST_VECTORS"].map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../../../protocol/vectors").standardized
         let path = dir.appendingPathComponent("values.json")
@@ -83,7 +84,7 @@ final class ValueVectorTests: XCTestCase {
         guard case .array(let cases)? = corpus["cases"] else { throw CorpusError() }
         var out: [(String, Value)] = []
         for c in cases {
-            guard let json = c["json"] else { continue } // decode-only and must-fail cases
+            guard let json = c["json"] else { continue }  // decode-only and must-fail cases
             let name = c["name"]?.text ?? "?"
             guard let value = json.wireValue else {
                 XCTFail("\(name): not a wire value")
@@ -103,7 +104,8 @@ final class ValueVectorTests: XCTestCase {
             XCTAssertTrue(same(rows[0][0], value), "\(name): got \(rows[0][0]), sent \(value)")
         }
         // The 1 MiB blob is there, expanded from its generator.
-        XCTAssertTrue(vectors.contains { if case .blob(let b) = $0.1 { return b.count == 1 << 20 } else { return false } })
+        XCTAssertTrue(
+            vectors.contains { if case .blob(let b) = $0.1 { return b.count == 1 << 20 } else { return false } })
     }
 
     func testVectorsRoundTripLocally() async throws {

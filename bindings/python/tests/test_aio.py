@@ -164,3 +164,14 @@ async def test_a_forked_child_gets_a_runtime_of_its_own(target, table):
     assert await cur.fetchall() == [("child",), ("child-aio",), ("parent",)]
     await conn.close()
     sync_conn.close()
+
+
+async def test_close_with_rows_still_streaming(target):
+    conn = await tidepool.aio.connect(target)
+    cur = await conn.execute(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) SELECT x FROM c"
+    )
+    assert await cur.fetchone() == (1,)
+    await asyncio.wait_for(conn.close(), timeout=30)
+    with pytest.raises(tidepool.ProgrammingError):
+        await cur.fetchone()

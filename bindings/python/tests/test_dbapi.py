@@ -261,3 +261,12 @@ def test_interrupt_stops_a_local_statement(tmp_path):
     timer.join()
     assert e.value.code == "SQLITE_INTERRUPT"
     assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_close_with_rows_still_streaming(target):
+    conn = tidepool.connect(target)
+    cur = conn.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) SELECT x FROM c")
+    assert cur.fetchone() == (1,)
+    conn.close()  # does not wait for the unread rows
+    with pytest.raises(tidepool.ProgrammingError):
+        cur.fetchone()

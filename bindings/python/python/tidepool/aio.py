@@ -88,7 +88,7 @@ class Connection:
             await self._native.execute_async("ROLLBACK")
 
     async def close(self) -> None:
-        self._streaming = None
+        self._drop_stream()
         await self._native.close_async()
 
     def interrupt(self) -> None:
@@ -106,6 +106,13 @@ class Connection:
             await self.commit()
         else:
             await self.rollback()
+
+    def _drop_stream(self) -> None:
+        """Discards the rows still streaming (they hold the connection)."""
+        ref, self._streaming = self._streaming, None
+        cursor = ref() if ref is not None else None
+        if cursor is not None:
+            cursor._discard()
 
     def _check(self) -> None:
         if self._native.closed:

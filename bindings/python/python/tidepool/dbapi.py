@@ -111,7 +111,7 @@ class Connection:
 
     def close(self) -> None:
         """Closes the connection; an open transaction is rolled back. Idempotent."""
-        self._streaming = None
+        self._drop_stream()
         self._native.close()
 
     def __enter__(self) -> "Connection":
@@ -144,6 +144,13 @@ class Connection:
         self._native.interrupt()
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _drop_stream(self) -> None:
+        """Discards the rows still streaming (they hold the connection)."""
+        ref, self._streaming = self._streaming, None
+        cursor = ref() if ref is not None else None
+        if cursor is not None:
+            cursor._discard()
 
     def _check(self) -> None:
         if self._native.closed:

@@ -1,10 +1,17 @@
 // swift-tools-version:5.9
 // The Tidepool Swift package: an async/await API (`Tidepool`) over the Rust client, reached
 // through uniffi's generated bindings (`TidepoolFFI`, `tidepool_uniffiFFI`). The generated files
-// come from bindings/uniffi (scripts/swift-generate.sh); the native library
-// `libtidepool_uniffi` is linked from the directory given with `-Xlinker -L<dir>` (see
-// scripts/test-swift.sh), or, for iOS, replaced by an XCFramework (README, "Swift").
+// come from bindings/uniffi (scripts/swift-generate.sh).
+//
+// The native library: with `TidepoolFFI.xcframework` beside this file (Apple platforms; README,
+// "Packaging for iOS"), it is that binary target; otherwise `libtidepool_uniffi` is linked from
+// the directory given with `-Xlinker -L<dir>` (scripts/test-swift.sh does this on Linux).
+import Foundation
 import PackageDescription
+
+let xcframework = "TidepoolFFI.xcframework"
+let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+let hasXCFramework = FileManager.default.fileExists(atPath: here.appendingPathComponent(xcframework).path)
 
 let package = Package(
     name: "Tidepool",
@@ -13,14 +20,17 @@ let package = Package(
         .library(name: "Tidepool", targets: ["Tidepool"])
     ],
     targets: [
-        // The C declarations of the Rust library's exported functions.
-        .systemLibrary(name: "tidepool_uniffiFFI", path: "Sources/tidepool_uniffiFFI"),
+        // The C declarations of the Rust library's exported functions (and, from the
+        // XCFramework, the library itself).
+        hasXCFramework
+            ? .binaryTarget(name: "tidepool_uniffiFFI", path: xcframework)
+            : .systemLibrary(name: "tidepool_uniffiFFI", path: "Sources/tidepool_uniffiFFI"),
         // uniffi's generated Swift: the exported objects and records, one to one.
         .target(
             name: "TidepoolFFI",
             dependencies: ["tidepool_uniffiFFI"],
             path: "Sources/TidepoolFFI",
-            linkerSettings: [.linkedLibrary("tidepool_uniffi")]
+            linkerSettings: hasXCFramework ? [] : [.linkedLibrary("tidepool_uniffi")]
         ),
         // The API applications use.
         .target(name: "Tidepool", dependencies: ["TidepoolFFI"], path: "Sources/Tidepool"),

@@ -9,12 +9,15 @@ use tidepool_protocol::{Batch, BatchResult, CursorEntry, DescribeResult, Stmt, S
 use crate::error::{code, Error, Result};
 use crate::local::{Interrupts, LocalConn, LocalCursor};
 use crate::remote::{RemoteConn, RemoteCursor, StoredSql};
+use crate::replica::ReplicaConn;
 
 /// One connection's backend.
 #[derive(Debug)]
 pub(crate) enum Backend {
     Remote(RemoteConn),
     Local(LocalConn),
+    /// Reads on the local replica, the rest on its server.
+    Replica(Box<ReplicaConn>),
 }
 
 impl Backend {
@@ -22,6 +25,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.execute(stmt).await,
             Backend::Local(conn) => conn.execute(stmt).await,
+            Backend::Replica(conn) => conn.execute(stmt, None).await,
         }
     }
 
@@ -34,6 +38,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.execute_stored(stmt, stored).await,
             Backend::Local(conn) => conn.execute(stmt).await,
+            Backend::Replica(conn) => conn.execute(stmt, stored).await,
         }
     }
 
@@ -41,6 +46,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.batch(batch).await,
             Backend::Local(conn) => conn.batch(batch).await,
+            Backend::Replica(conn) => conn.batch(batch).await,
         }
     }
 
@@ -48,6 +54,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.sequence(sql).await,
             Backend::Local(conn) => conn.sequence(sql).await,
+            Backend::Replica(conn) => conn.sequence(sql).await,
         }
     }
 
@@ -55,6 +62,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.describe(sql).await,
             Backend::Local(conn) => conn.describe(sql).await,
+            Backend::Replica(conn) => conn.describe(sql).await,
         }
     }
 
@@ -62,6 +70,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.cursor(batch).await.map(Cursor::Remote),
             Backend::Local(conn) => conn.cursor(batch).await.map(Cursor::Local),
+            Backend::Replica(conn) => conn.cursor(batch).await,
         }
     }
 
@@ -71,6 +80,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.store_sql(sql).await,
             Backend::Local(_) => Ok(None),
+            Backend::Replica(conn) => conn.store_sql(sql).await,
         }
     }
 
@@ -78,6 +88,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.close_sql(stored).await,
             Backend::Local(_) => Ok(()),
+            Backend::Replica(conn) => conn.close_sql(stored).await,
         }
     }
 
@@ -85,6 +96,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.is_autocommit(),
             Backend::Local(conn) => conn.is_autocommit().await,
+            Backend::Replica(conn) => conn.is_autocommit(),
         }
     }
 
@@ -92,14 +104,17 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.close().await,
             Backend::Local(conn) => conn.close().await,
+            Backend::Replica(conn) => conn.close().await,
         }
     }
 
     /// On drop of the connection. A local connection needs nothing: its open transaction is
     /// rolled back when its lease drops.
     pub fn close_in_background(&mut self) {
-        if let Backend::Remote(conn) = self {
-            conn.close_in_background();
+        match self {
+            Backend::Remote(conn) => conn.close_in_background(),
+            Backend::Replica(conn) => conn.close_in_background(),
+            Backend::Local(_) => {}
         }
     }
 
@@ -107,6 +122,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.schedule_rollback(),
             Backend::Local(conn) => conn.schedule_rollback(),
+            Backend::Replica(conn) => conn.schedule_rollback(),
         }
     }
 
@@ -114,6 +130,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.flush_rollback().await,
             Backend::Local(conn) => conn.flush_rollback().await,
+            Backend::Replica(conn) => conn.flush_rollback().await,
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::remote::tls::{client_config, RootCerts};
 use crate::remote::ws::{WsClient, WsSettings};
 use crate::remote::RemoteConn;
 use crate::remote::Transport;
+use crate::replica::{Replica, ReplicaConn, SyncReport, SyncStatus};
 use crate::value::Value;
 
 /// Builds a [`Database`].
@@ -65,6 +66,9 @@ pub struct Builder {
     url: String,
     /// Set by [`Builder::local`]: a path taken as it is, not parsed from a URL.
     local_path: Option<PathBuf>,
+    /// Set by [`Builder::replica`]: the replica's file.
+    replica_path: Option<PathBuf>,
+    sync_interval: Option<Duration>,
     readers: usize,
     busy_timeout: Duration,
     functions: Vec<UserFunction>,
@@ -86,6 +90,8 @@ impl Builder {
         Builder {
             url: url.into(),
             local_path: None,
+            replica_path: None,
+            sync_interval: None,
             readers: 4,
             busy_timeout: Duration::from_secs(5),
             functions: Vec::new(),
@@ -111,6 +117,30 @@ impl Builder {
             local_path: Some(path.to_owned()),
             ..Builder::new(format!("file:{}", path.display()))
         }
+    }
+
+    /// A replica of the remote database at `url` in the local file at `path` (created if
+    /// missing): reads run on the file, writes and transactions on the server, and the
+    /// replica catches up after each write so that reads see it. [`Database::sync`] pulls what
+    /// changed; [`Builder::sync_interval`] does so in the background. The first sync copies
+    /// the database (resuming an interrupted copy); reads before it see an empty database.
+    ///
+    /// The server needs Tidepool's change capture (a change table and triggers, in plain SQL,
+    /// so a stock libSQL server works too): the first sync installs it, which takes a token
+    /// that may write; after that a read-only token can sync.
+    pub fn replica(path: impl AsRef<Path>, url: impl Into<String>) -> Self {
+        Builder {
+            replica_path: Some(path.as_ref().to_owned()),
+            ..Builder::new(url)
+        }
+    }
+
+    /// Replica: sync every `interval` in the background, from the first connection (or from
+    /// `build()` inside a tokio runtime) until the database is dropped. Failures are kept in
+    /// [`Database::sync_status`].
+    pub fn sync_interval(mut self, interval: Duration) -> Self {
+        self.sync_interval = Some(interval);
+        self
     }
 
     /// Local: how many reader connections run reads in parallel with each other and with
@@ -275,8 +305,11 @@ impl Builder {
     /// opened (and created) by its first statement, which fails with SQLite's code when it
     /// cannot be (`SQLITE_CANTOPEN` for a missing directory, `SQLITE_NOTADB` for a file that
     /// is not a database); the next statement tries again.
-    pub fn build(self) -> Result<Database> {
+    pub fn build(mut self) -> Result<Database> {
         let invalid = |m: String| Error::usage(code::INVALID_CONFIG, m);
+        if let Some(path) = self.replica_path.take() {
+            return self.build_replica(path);
+        }
         let local = match &self.local_path {
             Some(path) => Some(target::file(path).map_err(invalid)?),
             None => target::parse(&self.url).map_err(invalid)?,
@@ -375,6 +408,43 @@ impl Builder {
         })
     }
 
+    fn build_replica(self, path: PathBuf) -> Result<Database> {
+        let invalid = |m: &str| Error::usage(code::INVALID_CONFIG, m);
+        if self.sync_interval.is_some_and(|i| i.is_zero()) {
+            return Err(invalid("sync_interval must be greater than zero"));
+        }
+        if path.as_os_str() == ":memory:" {
+            return Err(invalid(
+                "a replica needs a file; :memory: would be copied at every start",
+            ));
+        }
+        let local = Builder {
+            local_path: Some(path.clone()),
+            url: format!("file:{}", path.display()),
+            ..self.clone()
+        }
+        .build()?;
+        let interval = self.sync_interval;
+        let remote = Builder {
+            functions: Vec::new(),
+            ..self
+        }
+        .build()?;
+        let (Kind::Local(db), Kind::Remote(transport)) = (&local.kind, &remote.kind) else {
+            return Err(invalid(
+                "a replica's URL must be a server's (http, https, ws, wss, libsql)",
+            ));
+        };
+        let (db, transport) = (Arc::clone(db), transport.clone());
+        let url = remote.url.clone();
+        let replica = Arc::new(Replica::new(remote, local, db, transport, interval));
+        replica.start_background();
+        Ok(Database {
+            url,
+            kind: Kind::Replica(replica),
+        })
+    }
+
     fn build_local(self, target: Target) -> Result<Database> {
         if let Some(why) = self.functions.iter().find_map(UserFunction::invalid) {
             return Err(Error::usage(code::INVALID_CONFIG, why));
@@ -409,6 +479,7 @@ pub struct Database {
 enum Kind {
     Remote(Transport),
     Local(Arc<LocalDb>),
+    Replica(Arc<Replica>),
 }
 
 impl Database {
@@ -424,7 +495,45 @@ impl Database {
                 let interrupter = Interrupter::Local(conn.interrupts());
                 Connection::new(Backend::Local(conn), interrupter)
             }
+            Kind::Replica(replica) => {
+                replica.start_background();
+                let local = LocalConn::reads_only(Arc::clone(&replica.db));
+                let interrupter = Interrupter::Local(local.interrupts());
+                let conn = ReplicaConn::new(
+                    local,
+                    RemoteConn::new(replica.transport.clone()),
+                    Arc::clone(replica),
+                );
+                Connection::new(Backend::Replica(Box::new(conn)), interrupter)
+            }
         }
+    }
+
+    /// Replica: pulls what changed on the server since the last sync (the first sync copies
+    /// everything) and applies it to the local file while reads go on. Concurrent calls run
+    /// one after another. Fails with `UNSUPPORTED` on a database that is not a replica.
+    pub async fn sync(&self) -> Result<SyncReport> {
+        match &self.kind {
+            Kind::Replica(replica) => replica.sync().await,
+            _ => Err(Error::usage(
+                code::UNSUPPORTED,
+                "sync() needs a replica (Builder::replica)",
+            )),
+        }
+    }
+
+    /// Replica: where the last sync got to, when, and its error if it failed; `None` for a
+    /// database that is not a replica.
+    pub fn sync_status(&self) -> Option<SyncStatus> {
+        match &self.kind {
+            Kind::Replica(replica) => Some(replica.status()),
+            _ => None,
+        }
+    }
+
+    /// Whether the database is a local replica of a remote one.
+    pub fn is_replica(&self) -> bool {
+        matches!(self.kind, Kind::Replica(_))
     }
 
     /// The server URL (without credentials or parameters), or the local `file:` URL
@@ -450,6 +559,7 @@ impl Database {
                 client.negotiated().map(|v| v.prefix().to_owned())
             }
             Kind::Local(_) => None,
+            Kind::Replica(replica) => replica.remote.negotiated_protocol(),
         }
     }
 }

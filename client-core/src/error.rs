@@ -39,6 +39,11 @@ pub mod code {
     pub const TYPE_MISMATCH: &str = "TYPE_MISMATCH";
     /// The server does not support what was asked (e.g. cursors on Hrana 2).
     pub const UNSUPPORTED: &str = "UNSUPPORTED";
+    /// A replica's server has no change capture (or an older one) and the token may not
+    /// install it: sync once with a read-write token.
+    pub const CAPTURE_FORBIDDEN: &str = "CAPTURE_FORBIDDEN";
+    /// A change from the server's change stream does not parse.
+    pub const CHANGE_MALFORMED: &str = "CHANGE_MALFORMED";
 }
 
 /// What sort of failure an [`Error`] is.

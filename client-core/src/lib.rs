@@ -34,6 +34,7 @@ pub mod error;
 mod local;
 pub mod params;
 mod remote;
+mod replica;
 mod rows;
 mod value;
 
@@ -41,5 +42,6 @@ pub use builder::{Builder, Database};
 pub use connection::{Connection, Statement, Transaction, TransactionBehavior};
 pub use error::{Error, ErrorKind, Result};
 pub use params::Params;
+pub use replica::{SyncReport, SyncStatus};
 pub use rows::{Column, ColumnIndex, ExecuteResult, ResultSet, Row, Rows};
 pub use value::{FromValue, IntoValue, Value};

@@ -103,6 +103,14 @@ fn batch_route(batch: &Batch) -> Route {
     }
 }
 
+fn refused_write() -> Error {
+    Error::new(
+        ErrorKind::Sql,
+        tidepool_engine::errors::code::FORBIDDEN,
+        "this connection only reads",
+    )
+}
+
 fn internal(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Server, "INTERNAL", message)
 }
@@ -118,6 +126,9 @@ pub(crate) struct LocalConn {
     interrupts: Arc<Interrupts>,
     /// A dropped `Transaction` asked for a rollback that has not run yet.
     rollback_pending: bool,
+    /// Replica mode: only reads run here (on read-only access); a statement that turns out to
+    /// write is refused with `FORBIDDEN` instead of going to the writer, which belongs to sync.
+    reads_only: bool,
 }
 
 type WireResult<R> = std::result::Result<R, tidepool_protocol::Error>;
@@ -129,6 +140,15 @@ impl LocalConn {
             session: Arc::new(Mutex::new(None)),
             interrupts: Arc::new(Interrupts::default()),
             rollback_pending: false,
+            reads_only: false,
+        }
+    }
+
+    /// A connection that only reads (a replica's local side).
+    pub fn reads_only(db: Arc<LocalDb>) -> Self {
+        LocalConn {
+            reads_only: true,
+            ..LocalConn::new(db)
         }
     }
 
@@ -164,6 +184,9 @@ impl LocalConn {
         let cursor = self.open_cursor(route, batch.clone()).await?;
         if route == Route::Read && cursor.refused_as_write() {
             drop(cursor);
+            if self.reads_only {
+                return Err(refused_write());
+            }
             return self.open_cursor(Route::Write, batch).await;
         }
         Ok(cursor)
@@ -220,9 +243,14 @@ impl LocalConn {
         R: Send + 'static,
     {
         self.flush_rollback().await?;
+        if self.reads_only && route == Route::Write {
+            return Err(refused_write());
+        }
         match self.run_now(route, f.clone()).await {
             Err(e)
-                if route == Route::Read && e.code() == tidepool_engine::errors::code::FORBIDDEN =>
+                if route == Route::Read
+                    && !self.reads_only
+                    && e.code() == tidepool_engine::errors::code::FORBIDDEN =>
             {
                 self.run_now(Route::Write, f).await
             }
@@ -265,6 +293,7 @@ impl LocalConn {
             (false, Route::Write) => Some(pools.writer().await),
         };
         let interrupts = Arc::clone(&self.interrupts);
+        let reads_only = self.reads_only;
         Ok(tokio::task::spawn_blocking(move || {
             let lease = match fresh {
                 Some(lease) => {
@@ -277,7 +306,7 @@ impl LocalConn {
                 let sql = lease.sql()?;
                 let _entered = interrupts.enter(&sql.interrupt);
                 let _own = own.as_ref().map(|own| own.enter(&sql.interrupt));
-                let access = if lease.is_writer() {
+                let access = if lease.is_writer() && !reads_only {
                     tidepool_engine::Access::ReadWrite
                 } else {
                     tidepool_engine::Access::ReadOnly

@@ -5,5 +5,6 @@ mod api;
 mod faults;
 mod local;
 mod proxy;
+mod replica;
 mod support;
 mod tls;

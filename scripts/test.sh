@@ -44,6 +44,9 @@ cargo build -p tidepool-server --locked
 TIDEPOOL_SERVER_BIN="$CARGO_TARGET_DIR/debug/tidepool-server" TIDEPOOL_VENV="$venv" \
     bash scripts/test-peers.sh
 
+step "Swift binding (scripts/test-swift.sh)"
+bash scripts/test-swift.sh
+
 step "fuzz targets: stable smoke (scripts/fuzz-smoke.sh)"
 bash scripts/fuzz-smoke.sh
 

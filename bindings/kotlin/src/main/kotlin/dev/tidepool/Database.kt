@@ -1,0 +1,130 @@
+// Opening a database, its connections, and its change feed as a Flow.
+package dev.tidepool
+
+import dev.tidepool.ffi.Change as FfiChange
+import dev.tidepool.ffi.ChangeKind as FfiChangeKind
+import dev.tidepool.ffi.ChangeListener as FfiChangeListener
+import dev.tidepool.ffi.Database as FfiDatabase
+import dev.tidepool.ffi.DatabaseOptions as FfiOptions
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.awaitClose
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.callbackFlow
+import kotlin.time.Duration
+
+/**
+ * Settings for a [Database]. Every `null` keeps the core's default: connect timeout 10 s,
+ * request timeout 30 s, total timeout (with retries) 60 s, 4 attempts for requests that are safe
+ * to retry, the bundled webpki TLS roots, protobuf encoding; for local databases 4 reader
+ * connections beside the writer and a busy timeout of 5 s.
+ */
+data class DatabaseOptions(
+    val authToken: String? = null,
+    val connectTimeout: Duration? = null,
+    val requestTimeout: Duration? = null,
+    val totalTimeout: Duration? = null,
+    val maxAttempts: Int? = null,
+    /** Trust only these PEM CA certificates. */
+    val caPem: String? = null,
+    val forceJson: Boolean = false,
+    val readConnections: Int? = null,
+    val busyTimeout: Duration? = null,
+) {
+    internal fun toFfi() = FfiOptions(
+        authToken = authToken,
+        connectTimeoutMs = connectTimeout?.inWholeMilliseconds?.toULong(),
+        requestTimeoutMs = requestTimeout?.inWholeMilliseconds?.toULong(),
+        totalTimeoutMs = totalTimeout?.inWholeMilliseconds?.toULong(),
+        maxAttempts = maxAttempts?.let { uint(it, "maxAttempts") },
+        caPem = caPem,
+        forceJson = forceJson,
+        readConnections = readConnections?.let { uint(it, "readConnections") },
+        busyTimeoutMs = busyTimeout?.inWholeMilliseconds?.toULong(),
+    )
+}
+
+private fun uint(n: Int, name: String): UInt {
+    if (n < 0) throw TidepoolException.Usage("INVALID_CONFIG", null, "$name must not be negative")
+    return n.toUInt()
+}
+
+/** What kind of write a [Change] reports. */
+enum class ChangeKind { STATEMENT, BATCH, SCRIPT, COMMIT, SYNC }
+
+/**
+ * A committed change made through a [Database]'s connections: one statement or batch outside a
+ * transaction, a script, or a transaction's commit (writes inside a transaction are reported when
+ * it commits, never when it rolls back). [rowsAffected] is 0 for scripts, whose rows are not
+ * counted.
+ */
+data class Change(val kind: ChangeKind, val rowsAffected: Long)
+
+internal fun FfiChange.toPublic() = Change(
+    when (kind) {
+        FfiChangeKind.STATEMENT -> ChangeKind.STATEMENT
+        FfiChangeKind.BATCH -> ChangeKind.BATCH
+        FfiChangeKind.SCRIPT -> ChangeKind.SCRIPT
+        FfiChangeKind.COMMIT -> ChangeKind.COMMIT
+        FfiChangeKind.SYNC -> ChangeKind.SYNC
+    },
+    rowsAffected.toLong(),
+)
+
+/**
+ * A database: a remote one (`http://`, `https://`, `ws://`, `wss://`, `libsql://`) or a local
+ * file (`file:path`, [Database.local]) or `:memory:`, shared by all its connections. Close it
+ * (or use `use {}`) to free the native handle; connections keep what they need alive.
+ */
+class Database private constructor(private val inner: FfiDatabase) : AutoCloseable {
+    companion object {
+        /** Validates [url] and [options]; does no I/O (the first statement connects). */
+        fun open(url: String, options: DatabaseOptions = DatabaseOptions()): Database =
+            Database(native { FfiDatabase(url, options.toFfi()) })
+
+        /** A local database in the file at [path], created on first use. */
+        fun local(path: String, options: DatabaseOptions = DatabaseOptions()): Database =
+            Database(native { FfiDatabase.local(path, options.toFfi()) })
+    }
+
+    /** The server URL without credentials, or the local `file:` URL (`:memory:`). */
+    val url: String get() = inner.url()
+
+    /** Whether the database is on this device. */
+    val isLocal: Boolean get() = inner.isLocal()
+
+    /** A new connection. Cheap: no I/O until its first statement. */
+    fun connect(): Connection = Connection(inner.connect())
+
+    /**
+     * Calls [listener] after every committed change made through this database's connections, on
+     * a thread of the library's, until the returned handle is closed.
+     */
+    fun addChangeListener(listener: (Change) -> Unit): AutoCloseable {
+        val handle = inner.addChangeListener(
+            object : FfiChangeListener {
+                override fun onChange(change: FfiChange) {
+                    try {
+                        listener(change.toPublic())
+                    } catch (e: Throwable) {
+                        // The feed goes on; the failure is reported like any uncaught exception.
+                        val thread = Thread.currentThread()
+                        thread.uncaughtExceptionHandler?.uncaughtException(thread, e)
+                    }
+                }
+            },
+        )
+        return AutoCloseable {
+            handle.cancel()
+            handle.close()
+        }
+    }
+
+    /** Committed changes as they happen, while the flow is collected (see [addChangeListener]). */
+    fun changes(): Flow<Change> = callbackFlow {
+        val subscription = addChangeListener { trySend(it) }
+        awaitClose { subscription.close() }
+    }.buffer(Channel.UNLIMITED)
+
+    override fun close() = inner.close()
+}

@@ -4,10 +4,49 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::changes::{ChangeListener, ChangeListenerHandle, Notifier};
+use std::time::SystemTime;
+
+use crate::changes::{Change, ChangeKind, ChangeListener, ChangeListenerHandle, Notifier};
 use crate::connection::Connection;
 use crate::error::TidepoolError;
-use crate::runtime;
+use crate::runtime::{self, run};
+
+/// What one [`Database::sync`] did.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncReport {
+    /// Rows copied whole (the first sync, new or changed tables).
+    pub rows_copied: u64,
+    /// Tables copied whole.
+    pub tables_copied: u64,
+    /// Tables the server no longer has, dropped from the replica.
+    pub tables_dropped: u64,
+    /// Row changes pulled and applied.
+    pub changes_applied: u64,
+    /// The replica's position in the server's change stream after the sync.
+    pub position: i64,
+    /// The server's position when the sync began.
+    pub server_position: i64,
+}
+
+/// A replica's sync state.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncStatus {
+    /// Whether the first copy has completed (reads before it see an empty database).
+    pub bootstrapped: bool,
+    /// The position reached in the server's change stream.
+    pub position: i64,
+    /// The server's position seen by the last sync.
+    pub server_position: i64,
+    /// When the last successful sync ended.
+    pub last_synced_at: Option<SystemTime>,
+    /// The code and message of the last sync's error, if it failed.
+    pub last_error_code: Option<String>,
+    pub last_error_message: Option<String>,
+    /// Whether a sync is running now.
+    pub syncing: bool,
+    /// Successful syncs since the database was opened.
+    pub syncs: u64,
+}
 
 /// Settings for [`Database`]; every field left at its default keeps the core's default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
@@ -40,6 +79,9 @@ pub struct DatabaseOptions {
     /// How long a statement waits for another process's lock (local; default 5 s).
     #[uniffi(default = None)]
     pub busy_timeout_ms: Option<u64>,
+    /// Replica: sync this often in the background (default: only when `sync` is called).
+    #[uniffi(default = None)]
+    pub sync_interval_ms: Option<u64>,
 }
 
 impl DatabaseOptions {
@@ -72,6 +114,9 @@ impl DatabaseOptions {
         if let Some(t) = self.busy_timeout_ms {
             b = b.busy_timeout(ms(t));
         }
+        if let Some(t) = self.sync_interval_ms {
+            b = b.sync_interval(ms(t));
+        }
         b
     }
 }
@@ -93,7 +138,7 @@ impl Database {
     }
 }
 
-#[uniffi::export]
+#[uniffi::export(async_runtime = "tokio")]
 impl Database {
     /// A database at `url`: `http://`, `https://`, `ws://`, `wss://`, `libsql://`, or a local
     /// `file:path`, `:memory:`. Validates the URL and options; does no I/O.
@@ -107,6 +152,18 @@ impl Database {
     #[uniffi::constructor]
     pub fn local(path: String, options: DatabaseOptions) -> Result<Arc<Self>, TidepoolError> {
         Self::build(options.apply(tidepool::Builder::local(path)))
+    }
+
+    /// A replica of the server database at `url` in the local file at `path`: reads run on the
+    /// file, writes and transactions on the server (the replica catches up before a write
+    /// returns); `sync` pulls what changed. Does no I/O.
+    #[uniffi::constructor]
+    pub fn replica(
+        path: String,
+        url: String,
+        options: DatabaseOptions,
+    ) -> Result<Arc<Self>, TidepoolError> {
+        Self::build(options.apply(tidepool::Builder::replica(path, url)))
     }
 
     /// A new connection. Cheap: no I/O until its first statement.
@@ -126,6 +183,49 @@ impl Database {
     /// Whether the database is on this device.
     pub fn is_local(&self) -> bool {
         self.db.is_local()
+    }
+
+    /// Whether the database is a local replica of a server's.
+    pub fn is_replica(&self) -> bool {
+        self.db.is_replica()
+    }
+
+    /// Replica: pulls what changed on the server since the last sync (the first copies
+    /// everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
+    /// hear of a sync that changed rows as a `Sync` change.
+    pub async fn sync(&self) -> Result<SyncReport, TidepoolError> {
+        let db = self.db.clone();
+        let report = run(async move { Ok(db.sync().await?) }).await?;
+        let rows = report.rows_copied + report.changes_applied;
+        if rows > 0 || report.tables_dropped > 0 {
+            self.notifier.emit(Change {
+                kind: ChangeKind::Sync,
+                rows_affected: rows,
+            });
+        }
+        Ok(SyncReport {
+            rows_copied: report.rows_copied,
+            tables_copied: report.tables_copied,
+            tables_dropped: report.tables_dropped as u64,
+            changes_applied: report.changes_applied,
+            position: report.position,
+            server_position: report.server_position,
+        })
+    }
+
+    /// Replica: where the last sync got to, when, and its error if it failed; `None` for a
+    /// database that is not a replica.
+    pub fn sync_status(&self) -> Option<SyncStatus> {
+        self.db.sync_status().map(|s| SyncStatus {
+            bootstrapped: s.bootstrapped,
+            position: s.position,
+            server_position: s.server_position,
+            last_synced_at: s.last_synced_at,
+            last_error_code: s.last_error.as_ref().map(|e| e.code().to_owned()),
+            last_error_message: s.last_error.as_ref().map(|e| e.message().to_owned()),
+            syncing: s.syncing,
+            syncs: s.syncs,
+        })
     }
 
     /// Calls `listener` after every committed change made through this database's

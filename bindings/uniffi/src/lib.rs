@@ -19,7 +19,7 @@ mod value;
 pub use changes::{Change, ChangeKind, ChangeListener, ChangeListenerHandle};
 pub use connection::{Connection, ExecuteResult, ResultSet, Rows, Statement, TransactionBehavior};
 pub use cursor::RowCursor;
-pub use database::{Database, DatabaseOptions};
+pub use database::{Database, DatabaseOptions, SyncReport, SyncStatus};
 pub use error::TidepoolError;
 pub use transaction::Transaction;
 pub use value::{Column, NamedValue, Params, Value};

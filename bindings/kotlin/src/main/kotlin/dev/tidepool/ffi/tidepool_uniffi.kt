@@ -738,6 +738,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_is_local(
     ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_database_is_replica(
+    ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_database_sync(
+    ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_database_sync_status(
+    ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_url(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_transaction_batch(
@@ -755,6 +761,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_tidepool_uniffi_checksum_constructor_database_local(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_constructor_database_new(
+    ): Int
+    external fun uniffi_tidepool_uniffi_checksum_constructor_database_replica(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_changelistener_on_change(
     ): Int
@@ -827,12 +835,20 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tidepool_uniffi_fn_constructor_database_new(`url`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_tidepool_uniffi_fn_constructor_database_replica(`path`: RustBuffer.ByValue,`url`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_tidepool_uniffi_fn_method_database_add_change_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tidepool_uniffi_fn_method_database_connect(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tidepool_uniffi_fn_method_database_is_local(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_tidepool_uniffi_fn_method_database_is_replica(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_tidepool_uniffi_fn_method_database_sync(`ptr`: Long,
+    ): Long
+    external fun uniffi_tidepool_uniffi_fn_method_database_sync_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_tidepool_uniffi_fn_method_database_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_tidepool_uniffi_fn_clone_transaction(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1023,6 +1039,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tidepool_uniffi_checksum_method_database_is_local() and 0xFFFF) != 21558) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_is_replica() and 0xFFFF) != 16642) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_sync() and 0xFFFF) != 30387) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_sync_status() and 0xFFFF) != 8772) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_database_url() and 0xFFFF) != 8065) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1048,6 +1073,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tidepool_uniffi_checksum_constructor_database_new() and 0xFFFF) != 22544) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tidepool_uniffi_checksum_constructor_database_replica() and 0xFFFF) != 11056) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_changelistener_on_change() and 0xFFFF) != 60946) {
@@ -1469,6 +1497,49 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
+    override fun read(buf: ByteBuffer): java.time.Instant {
+        val seconds = buf.getLong()
+        // Type mismatch (should be u32) but we check for overflow/underflow below
+        val nanoseconds = buf.getInt().toLong()
+        if (nanoseconds < 0) {
+            throw java.time.DateTimeException("Instant nanoseconds exceed minimum or maximum supported by uniffi")
+        }
+        if (seconds >= 0) {
+            return java.time.Instant.EPOCH.plus(java.time.Duration.ofSeconds(seconds, nanoseconds))
+        } else {
+            return java.time.Instant.EPOCH.minus(java.time.Duration.ofSeconds(-seconds, nanoseconds))
+        }
+    }
+
+    // 8 bytes for seconds, 4 bytes for nanoseconds
+    override fun allocationSize(value: java.time.Instant) = 12UL
+
+    override fun write(value: java.time.Instant, buf: ByteBuffer) {
+        var epochOffset = java.time.Duration.between(java.time.Instant.EPOCH, value)
+
+        var sign = 1
+        if (epochOffset.isNegative()) {
+            sign = -1
+            epochOffset = epochOffset.negated()
+        }
+
+        if (epochOffset.nano < 0) {
+            // Java docs provide guarantee that nano will always be positive, so this should be impossible
+            // See: https://docs.oracle.com/javase/8/docs/api/java/time/Instant.html
+            throw IllegalArgumentException("Invalid timestamp, nano value must be non-negative")
+        }
+
+        buf.putLong(sign * epochOffset.seconds)
+        // Type mismatch (should be u32) but since values will always be between 0 and 999,999,999 it should be OK
+        buf.putInt(epochOffset.nano)
     }
 }
 
@@ -2399,6 +2470,24 @@ public interface DatabaseInterface {
     fun `isLocal`(): kotlin.Boolean
     
     /**
+     * Whether the database is a local replica of a server's.
+     */
+    fun `isReplica`(): kotlin.Boolean
+    
+    /**
+     * Replica: pulls what changed on the server since the last sync (the first copies
+     * everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
+     * hear of a sync that changed rows as a `Sync` change.
+     */
+    suspend fun `sync`(): SyncReport
+    
+    /**
+     * Replica: where the last sync got to, when, and its error if it failed; `None` for a
+     * database that is not a replica.
+     */
+    fun `syncStatus`(): SyncStatus?
+    
+    /**
      * The server URL without credentials, or the local `file:` URL (`:memory:`).
      */
     fun `url`(): kotlin.String
@@ -2576,6 +2665,65 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
 
     
     /**
+     * Whether the database is a local replica of a server's.
+     */override fun `isReplica`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tidepool_uniffi_fn_method_database_is_replica(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Replica: pulls what changed on the server since the last sync (the first copies
+     * everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
+     * hear of a sync that changed rows as a `Sync` change.
+     */
+    @Throws(TidepoolException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sync`() : SyncReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tidepool_uniffi_fn_method_database_sync(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tidepool_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncReport.lift(it) },
+        // Error FFI converter
+        TidepoolException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Replica: where the last sync got to, when, and its error if it failed; `None` for a
+     * database that is not a replica.
+     */override fun `syncStatus`(): SyncStatus? {
+            return FfiConverterOptionalTypeSyncStatus.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tidepool_uniffi_fn_method_database_sync_status(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The server URL without credentials, or the local `file:` URL (`:memory:`).
      */override fun `url`(): kotlin.String {
             return FfiConverterString.lift(
@@ -2609,6 +2757,26 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
     
         
         FfiConverterString.lower(`path`),
+        FfiConverterTypeDatabaseOptions.lower(`options`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * A replica of the server database at `url` in the local file at `path`: reads run on the
+     * file, writes and transactions on the server (the replica catches up before a write
+     * returns); `sync` pulls what changed. Does no I/O.
+     */
+    @Throws(TidepoolException::class) fun `replica`(`path`: kotlin.String, `url`: kotlin.String, `options`: DatabaseOptions): Database {
+            return FfiConverterTypeDatabase.lift(
+    uniffiRustCallWithError(TidepoolException) { _status ->
+    UniffiLib.uniffi_tidepool_uniffi_fn_constructor_database_replica(
+    
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`url`),
         FfiConverterTypeDatabaseOptions.lower(`options`),_status)
 }
     )
@@ -3502,6 +3670,11 @@ data class DatabaseOptions (
      * How long a statement waits for another process's lock (local; default 5 s).
      */
     var `busyTimeoutMs`: kotlin.ULong? = null 
+    , 
+    /**
+     * Replica: sync this often in the background (default: only when `sync` is called).
+     */
+    var `syncIntervalMs`: kotlin.ULong? = null 
     
 ){
     
@@ -3527,6 +3700,7 @@ public object FfiConverterTypeDatabaseOptions: FfiConverterRustBuffer<DatabaseOp
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
         )
     }
 
@@ -3539,7 +3713,8 @@ public object FfiConverterTypeDatabaseOptions: FfiConverterRustBuffer<DatabaseOp
             FfiConverterOptionalString.allocationSize(value.`caPem`) +
             FfiConverterBoolean.allocationSize(value.`forceJson`) +
             FfiConverterOptionalUInt.allocationSize(value.`readConnections`) +
-            FfiConverterOptionalULong.allocationSize(value.`busyTimeoutMs`)
+            FfiConverterOptionalULong.allocationSize(value.`busyTimeoutMs`) +
+            FfiConverterOptionalULong.allocationSize(value.`syncIntervalMs`)
     )
 
     override fun write(value: DatabaseOptions, buf: ByteBuffer) {
@@ -3552,6 +3727,7 @@ public object FfiConverterTypeDatabaseOptions: FfiConverterRustBuffer<DatabaseOp
             FfiConverterBoolean.write(value.`forceJson`, buf)
             FfiConverterOptionalUInt.write(value.`readConnections`, buf)
             FfiConverterOptionalULong.write(value.`busyTimeoutMs`, buf)
+            FfiConverterOptionalULong.write(value.`syncIntervalMs`, buf)
     }
 }
 
@@ -3773,6 +3949,177 @@ public object FfiConverterTypeStatement: FfiConverterRustBuffer<Statement> {
     override fun write(value: Statement, buf: ByteBuffer) {
             FfiConverterString.write(value.`sql`, buf)
             FfiConverterTypeParams.write(value.`params`, buf)
+    }
+}
+
+
+
+/**
+ * What one [`Database::sync`] did.
+ */
+data class SyncReport (
+    /**
+     * Rows copied whole (the first sync, new or changed tables).
+     */
+    var `rowsCopied`: kotlin.ULong
+    , 
+    /**
+     * Tables copied whole.
+     */
+    var `tablesCopied`: kotlin.ULong
+    , 
+    /**
+     * Tables the server no longer has, dropped from the replica.
+     */
+    var `tablesDropped`: kotlin.ULong
+    , 
+    /**
+     * Row changes pulled and applied.
+     */
+    var `changesApplied`: kotlin.ULong
+    , 
+    /**
+     * The replica's position in the server's change stream after the sync.
+     */
+    var `position`: kotlin.Long
+    , 
+    /**
+     * The server's position when the sync began.
+     */
+    var `serverPosition`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
+    override fun read(buf: ByteBuffer): SyncReport {
+        return SyncReport(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncReport) = (
+            FfiConverterULong.allocationSize(value.`rowsCopied`) +
+            FfiConverterULong.allocationSize(value.`tablesCopied`) +
+            FfiConverterULong.allocationSize(value.`tablesDropped`) +
+            FfiConverterULong.allocationSize(value.`changesApplied`) +
+            FfiConverterLong.allocationSize(value.`position`) +
+            FfiConverterLong.allocationSize(value.`serverPosition`)
+    )
+
+    override fun write(value: SyncReport, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`rowsCopied`, buf)
+            FfiConverterULong.write(value.`tablesCopied`, buf)
+            FfiConverterULong.write(value.`tablesDropped`, buf)
+            FfiConverterULong.write(value.`changesApplied`, buf)
+            FfiConverterLong.write(value.`position`, buf)
+            FfiConverterLong.write(value.`serverPosition`, buf)
+    }
+}
+
+
+
+/**
+ * A replica's sync state.
+ */
+data class SyncStatus (
+    /**
+     * Whether the first copy has completed (reads before it see an empty database).
+     */
+    var `bootstrapped`: kotlin.Boolean
+    , 
+    /**
+     * The position reached in the server's change stream.
+     */
+    var `position`: kotlin.Long
+    , 
+    /**
+     * The server's position seen by the last sync.
+     */
+    var `serverPosition`: kotlin.Long
+    , 
+    /**
+     * When the last successful sync ended.
+     */
+    var `lastSyncedAt`: java.time.Instant?
+    , 
+    /**
+     * The code and message of the last sync's error, if it failed.
+     */
+    var `lastErrorCode`: kotlin.String?
+    , 
+    var `lastErrorMessage`: kotlin.String?
+    , 
+    /**
+     * Whether a sync is running now.
+     */
+    var `syncing`: kotlin.Boolean
+    , 
+    /**
+     * Successful syncs since the database was opened.
+     */
+    var `syncs`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
+    override fun read(buf: ByteBuffer): SyncStatus {
+        return SyncStatus(
+            FfiConverterBoolean.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncStatus) = (
+            FfiConverterBoolean.allocationSize(value.`bootstrapped`) +
+            FfiConverterLong.allocationSize(value.`position`) +
+            FfiConverterLong.allocationSize(value.`serverPosition`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`lastSyncedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`lastErrorCode`) +
+            FfiConverterOptionalString.allocationSize(value.`lastErrorMessage`) +
+            FfiConverterBoolean.allocationSize(value.`syncing`) +
+            FfiConverterULong.allocationSize(value.`syncs`)
+    )
+
+    override fun write(value: SyncStatus, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`bootstrapped`, buf)
+            FfiConverterLong.write(value.`position`, buf)
+            FfiConverterLong.write(value.`serverPosition`, buf)
+            FfiConverterOptionalTimestamp.write(value.`lastSyncedAt`, buf)
+            FfiConverterOptionalString.write(value.`lastErrorCode`, buf)
+            FfiConverterOptionalString.write(value.`lastErrorMessage`, buf)
+            FfiConverterBoolean.write(value.`syncing`, buf)
+            FfiConverterULong.write(value.`syncs`, buf)
     }
 }
 
@@ -4630,6 +4977,70 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.Instant?> {
+    override fun read(buf: ByteBuffer): java.time.Instant? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTimestamp.read(buf)
+    }
+
+    override fun allocationSize(value: java.time.Instant?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTimestamp.allocationSize(value)
+        }
+    }
+
+    override fun write(value: java.time.Instant?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTimestamp.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSyncStatus: FfiConverterRustBuffer<SyncStatus?> {
+    override fun read(buf: ByteBuffer): SyncStatus? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncStatus.read(buf)
+    }
+
+    override fun allocationSize(value: SyncStatus?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncStatus.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncStatus?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncStatus.write(value, buf)
         }
     }
 }

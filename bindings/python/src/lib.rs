@@ -22,5 +22,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<rows::Stream>()?;
     m.add_class::<aio::Canceller>()?;
     m.add("sqlite_version", rusqlite::version())?;
+    m.add_function(wrap_pyfunction!(before_fork, m)?)?;
     Ok(())
+}
+
+/// Shuts the package's runtime down before `fork()` (see `runtime.rs`); registered with
+/// `os.register_at_fork` by the package.
+#[pyfunction]
+fn before_fork(py: Python<'_>) {
+    py.detach(runtime::before_fork);
 }

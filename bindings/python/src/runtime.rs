@@ -1,9 +1,17 @@
 //! The tokio runtime the package owns: created on first use, and created anew in a child
 //! process after `fork()` (a forked child has none of the parent's threads, so the parent's
 //! runtime is left alone there, never used or dropped).
+//!
+//! Forking while the runtime's threads run is not safe: a thread caught in the middle of
+//! parking leaves `parking_lot`'s global table half-updated, and the child's first new thread
+//! then crashes on it. So `before_fork` (registered with `os.register_at_fork`) shuts the
+//! runtime down first; the parent starts a new one on its next call. Its remote connections
+//! reconnect (a transaction open on one is lost), and an asyncio call in flight across a fork
+//! is abandoned.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::runtime::Runtime;
 
@@ -33,6 +41,24 @@ pub fn get() -> Result<Arc<Runtime>, Failure> {
         std::mem::forget(old);
     }
     Ok(rt)
+}
+
+/// Stops this process's runtime before `fork()`, waiting a little for its threads to finish.
+/// A runtime still in use by a blocking call on another thread is left to end with that call.
+pub fn before_fork() {
+    let pid = std::process::id();
+    let taken = {
+        let mut slot = RUNTIME.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some((owner, _)) if *owner == pid => slot.take().map(|(_, rt)| rt),
+            _ => None,
+        }
+    };
+    if let Some(rt) = taken {
+        if let Ok(rt) = Arc::try_unwrap(rt) {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
 }
 
 /// Runs `future` to completion on the package's runtime, from a thread outside it (the GIL

@@ -162,6 +162,8 @@ async def test_a_forked_child_gets_a_runtime_of_its_own(target, table):
     assert os.waitstatus_to_exitcode(status) == 0
     cur = await conn.execute(f"SELECT who FROM {table} ORDER BY who")
     assert await cur.fetchall() == [("child",), ("child-aio",), ("parent",)]
+    # The parent's connections made before the fork go on working.
+    assert sync_conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (3,)
     await conn.close()
     sync_conn.close()
 

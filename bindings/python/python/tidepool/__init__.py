@@ -11,6 +11,7 @@ files, with an asyncio API (``tidepool.aio``) and SQLAlchemy dialects
 from __future__ import annotations
 
 import datetime as _datetime
+import os as _os
 import time as _time
 
 from . import _native
@@ -29,6 +30,10 @@ from .exceptions import (
 )
 
 __version__ = "0.1.0"
+
+if hasattr(_os, "register_at_fork"):
+    # The runtime's threads must not be running when the process forks (see runtime.rs).
+    _os.register_at_fork(before=_native.before_fork)
 
 #: PEP 249 module globals.
 apilevel = "2.0"

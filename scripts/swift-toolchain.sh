@@ -81,6 +81,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/swift-chroot.sh" sh -c "
     set -e
     export DEBIAN_FRONTEND=noninteractive
+    # Finishes whatever an interrupted earlier install left unpacked.
+    dpkg --configure -a
     apt-get update -q
     apt-get install -y -q --no-install-recommends ${packages[*]}
     apt-get clean

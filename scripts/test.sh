@@ -47,6 +47,9 @@ TIDEPOOL_SERVER_BIN="$CARGO_TARGET_DIR/debug/tidepool-server" TIDEPOOL_VENV="$ve
 step "Swift binding (scripts/test-swift.sh)"
 bash scripts/test-swift.sh
 
+step "Python binding (scripts/test-python.sh)"
+TIDEPOOL_SERVER_BIN="$CARGO_TARGET_DIR/debug/tidepool-server" bash scripts/test-python.sh
+
 step "fuzz targets: stable smoke (scripts/fuzz-smoke.sh)"
 bash scripts/fuzz-smoke.sh
 

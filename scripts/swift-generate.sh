@@ -27,10 +27,11 @@ log() { echo "swift-generate: $*" >&2; }
 
 log "cargo build (bindings/uniffi)"
 (cd "$crate" && cargo build --locked --lib --bin uniffi-bindgen)
-lib="$CARGO_TARGET_DIR/debug/libtidepool_uniffi.so"
+# Bindings are generated from the copy the Swift build links, so the two always match.
+lib="$cache/lib/libtidepool_uniffi.so"
 mkdir -p "$cache/lib"
-cp "$lib" "$cache/lib/libtidepool_uniffi.so.tmp"
-mv "$cache/lib/libtidepool_uniffi.so.tmp" "$cache/lib/libtidepool_uniffi.so"
+cp "$CARGO_TARGET_DIR/debug/libtidepool_uniffi.so" "$lib.tmp"
+mv "$lib.tmp" "$lib"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -41,38 +41,53 @@ server_bin="$CARGO_TARGET_DIR/debug/tidepool-server"
 step "uniffi crate build and generated-file drift check"
 bash scripts/swift-generate.sh
 
-step "start tidepool-server on a loopback port"
+step "start tidepool-server on loopback ports (one open, one requiring tokens)"
 work="$(mktemp -d)"
-server_pid=""
+server_pids=()
 cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${server_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
-mkfifo "$work/out"
 # The server reads TIDEPOOL_* settings from its environment: keep ours away from it.
-env $(env | sed -n 's/^\(TIDEPOOL_[A-Za-z0-9_]*\)=.*/-u \1/p') NO_COLOR=1 \
-    "$server_bin" --http-listen-addr 127.0.0.1:0 --db-path "$work/server.db" \
-    >"$work/out" 2>"$work/server.log" &
-server_pid=$!
-exec 8<"$work/out"
-url=""
-while IFS= read -r -t 30 line <&8; do
-    case "$line" in
-        "tidepool-server listening on http://"*)
-            url="${line#tidepool-server listening on }"
-            break
-            ;;
-    esac
-done
-# Keep draining the server's stdout so it never blocks on a full pipe.
-cat <&8 >/dev/null &
-exec 8<&-
-[ -n "$url" ] || { echo "the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
-echo "server at $url"
+server_env=(env $(env | sed -n 's/^\(TIDEPOOL_[A-Za-z0-9_]*\)=.*/-u \1/p') NO_COLOR=1)
+
+# start_server NAME [ARGS...]: starts a server on a free port with a fresh database and sets
+# server_url to its URL.
+start_server() {
+    local name="$1" line
+    shift
+    mkfifo "$work/$name.out"
+    "${server_env[@]}" "$server_bin" --http-listen-addr 127.0.0.1:0 --db-path "$work/$name.db" "$@" \
+        >"$work/$name.out" 2>"$work/$name.log" &
+    server_pids+=($!)
+    exec 8<"$work/$name.out"
+    server_url=""
+    while IFS= read -r -t 30 line <&8; do
+        case "$line" in
+            "tidepool-server listening on http://"*)
+                server_url="${line#tidepool-server listening on }"
+                break
+                ;;
+        esac
+    done
+    # Keep draining the server's stdout so it never blocks on a full pipe.
+    cat <&8 >/dev/null &
+    exec 8<&-
+    [ -n "$server_url" ] || { echo "the $name server did not start:" >&2; cat "$work/$name.log" >&2; exit 1; }
+    echo "$name server at $server_url"
+}
+start_server open
+url="$server_url"
+"${server_env[@]}" "$server_bin" gen-key --out-dir "$work/keys" >/dev/null
+token="$("${server_env[@]}" "$server_bin" gen-token --private-key "$work/keys/jwt_private.pem")"
+ro_token="$("${server_env[@]}" "$server_bin" gen-token --private-key "$work/keys/jwt_private.pem" --read-only)"
+start_server auth --auth-jwt-key-file "$work/keys/jwt_key.pem"
+auth_url="$server_url"
 
 step "swift build and swift test (inside the trixie root)"
 mkdir -p "$cache/build"
@@ -86,7 +101,8 @@ set +e
     bash "$repo/scripts/swift-chroot.sh" swift build --build-tests --scratch-path "$cache/build" "${linker[@]}"
     # Swift Testing has no tests here; XCTest's summary is the one that counts.
     # TIDEPOOL_SWIFT_FILTER runs only the matching tests (swift test --filter).
-    TIDEPOOL_TEST_URL="$url" TIDEPOOL_TEST_VECTORS="$repo/protocol/vectors" LD_LIBRARY_PATH="$lib" \
+    TIDEPOOL_TEST_URL="$url" TIDEPOOL_TEST_AUTH_URL="$auth_url" TIDEPOOL_TEST_TOKEN="$token" \
+        TIDEPOOL_TEST_RO_TOKEN="$ro_token" TIDEPOOL_TEST_VECTORS="$repo/protocol/vectors" LD_LIBRARY_PATH="$lib" \
         bash "$repo/scripts/swift-chroot.sh" swift test --skip-build --disable-swift-testing \
         --scratch-path "$cache/build" "${linker[@]}" ${TIDEPOOL_SWIFT_FILTER:+--filter "$TIDEPOOL_SWIFT_FILTER"}
 ) 2>&1 | tee "$work/swift.log"

@@ -21,6 +21,18 @@ enum TestServer {
         "ws" + (try httpURL()).dropFirst("http".count)
     }
 
+    /// A second server that requires tokens, a read-write token and a read-only one for it.
+    static func auth() throws -> (url: String, token: String, readOnlyToken: String) {
+        let env = ProcessInfo.processInfo.environment
+        guard let url = env["TIDEPOOL_TEST_AUTH_URL"], let token = env["TIDEPOOL_TEST_TOKEN"],
+            let readOnly = env["TIDEPOOL_TEST_RO_TOKEN"]
+        else {
+            XCTFail("TIDEPOOL_TEST_AUTH_URL and its tokens are not set: run scripts/test-swift.sh")
+            throw XCTSkip("no auth server")
+        }
+        return (url, token, readOnly)
+    }
+
     /// Both transports, for tests that run over each.
     static func urls() throws -> [String] {
         [try httpURL(), try wsURL()]

@@ -95,10 +95,10 @@ final class ValueVectorTests: XCTestCase {
         return out
     }
 
-    func roundTrip(_ url: String) async throws {
+    func roundTrip(_ url: String, json: Bool = false) async throws {
         let vectors = try Self.vectors()
         XCTAssertGreaterThanOrEqual(vectors.count, 40, "the corpus shrank")
-        let conn = try Database(url: url).connect()
+        let conn = try Database(url: url, options: DatabaseOptions(forceJSON: json)).connect()
         for (name, value) in vectors {
             let rows = try await conn.query("SELECT ?", [value])
             XCTAssertTrue(same(rows[0][0], value), "\(name): got \(rows[0][0]), sent \(value)")
@@ -118,6 +118,15 @@ final class ValueVectorTests: XCTestCase {
 
     func testVectorsRoundTripOverWebSocket() async throws {
         try await roundTrip(try TestServer.wsURL())
+    }
+
+    /// The same through the JSON encoding (64-bit integers as strings, infinities, -0.0).
+    func testVectorsRoundTripOverHTTPInJSON() async throws {
+        try await roundTrip(try TestServer.httpURL(), json: true)
+    }
+
+    func testVectorsRoundTripOverWebSocketInJSON() async throws {
+        try await roundTrip(try TestServer.wsURL(), json: true)
     }
 
     /// Extremes survive the Swift <-> Rust conversion in both directions as typed values.

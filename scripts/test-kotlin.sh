@@ -31,11 +31,14 @@ log "uniffi crate: fmt, clippy, build"
 (cd "$uniffi" && cargo fmt --check)
 (cd "$uniffi" && cargo clippy --all-targets --locked -q -- -D warnings)
 (cd "$uniffi" && cargo build --locked -q)
-lib="$CARGO_TARGET_DIR/debug/libtidepool_uniffi.so"
-
-log "generated Kotlin: regenerate and compare"
+# A copy of its own: the Swift suite builds the same crate into the same target directory.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/lib"
+cp "$CARGO_TARGET_DIR/debug/libtidepool_uniffi.so" "$tmp/lib/"
+lib="$tmp/lib/libtidepool_uniffi.so"
+
+log "generated Kotlin: regenerate and compare"
 (cd "$uniffi" && cargo run --locked -q --bin uniffi-bindgen -- generate --no-format \
     --library "$lib" --language kotlin --out-dir "$tmp" >/dev/null)
 if ! diff -ru "$kotlin/$generated" "$tmp/dev/tidepool/ffi" >"$tmp/drift.diff"; then

@@ -6,6 +6,8 @@ import dev.tidepool.ffi.ChangeKind as FfiChangeKind
 import dev.tidepool.ffi.ChangeListener as FfiChangeListener
 import dev.tidepool.ffi.Database as FfiDatabase
 import dev.tidepool.ffi.DatabaseOptions as FfiOptions
+import dev.tidepool.ffi.SyncReport as FfiSyncReport
+import dev.tidepool.ffi.SyncStatus as FfiSyncStatus
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
@@ -30,6 +32,8 @@ data class DatabaseOptions(
     val forceJson: Boolean = false,
     val readConnections: Int? = null,
     val busyTimeout: Duration? = null,
+    /** Replica: sync this often in the background (default: only when [Database.sync] is called). */
+    val syncInterval: Duration? = null,
 ) {
     internal fun toFfi() = FfiOptions(
         authToken = authToken,
@@ -41,6 +45,7 @@ data class DatabaseOptions(
         forceJson = forceJson,
         readConnections = readConnections?.let { uint(it, "readConnections") },
         busyTimeoutMs = busyTimeout?.inWholeMilliseconds?.toULong(),
+        syncIntervalMs = syncInterval?.inWholeMilliseconds?.toULong(),
     )
 }
 
@@ -50,7 +55,15 @@ private fun uint(n: Int, name: String): UInt {
 }
 
 /** What kind of write a [Change] reports. */
-enum class ChangeKind { STATEMENT, BATCH, SCRIPT, COMMIT, SYNC }
+enum class ChangeKind {
+    STATEMENT,
+    BATCH,
+    SCRIPT,
+    COMMIT,
+
+    /** A replica's sync brought changes ([Change.rowsAffected]: rows copied plus changes applied). */
+    SYNC,
+}
 
 /**
  * A committed change made through a [Database]'s connections: one statement or batch outside a
@@ -71,6 +84,42 @@ internal fun FfiChange.toPublic() = Change(
     rowsAffected.toLong(),
 )
 
+/** What one [Database.sync] did. */
+data class SyncReport(
+    /** Rows copied whole (the first sync, new or changed tables). */
+    val rowsCopied: Long,
+    val tablesCopied: Long,
+    val tablesDropped: Long,
+    /** Row changes pulled and applied. */
+    val changesApplied: Long,
+    /** The replica's position in the server's change stream after the sync. */
+    val position: Long,
+    /** The server's position when the sync began. */
+    val serverPosition: Long,
+)
+
+/** A replica's sync state. */
+data class SyncStatus(
+    /** Whether the first copy has completed (reads before it see an empty database). */
+    val bootstrapped: Boolean,
+    val position: Long,
+    val serverPosition: Long,
+    val lastSyncedAt: java.time.Instant?,
+    /** The code and message of the last sync's error, if it failed. */
+    val lastErrorCode: String?,
+    val lastErrorMessage: String?,
+    val syncing: Boolean,
+    val syncs: Long,
+)
+
+private fun FfiSyncReport.toPublic() = SyncReport(
+    rowsCopied.toLong(), tablesCopied.toLong(), tablesDropped.toLong(), changesApplied.toLong(), position, serverPosition,
+)
+
+private fun FfiSyncStatus.toPublic() = SyncStatus(
+    bootstrapped, position, serverPosition, lastSyncedAt, lastErrorCode, lastErrorMessage, syncing, syncs.toLong(),
+)
+
 /**
  * A database: a remote one (`http://`, `https://`, `ws://`, `wss://`, `libsql://`) or a local
  * file (`file:path`, [Database.local]) or `:memory:`, shared by all its connections. Close it
@@ -85,7 +134,27 @@ class Database private constructor(private val inner: FfiDatabase) : AutoCloseab
         /** A local database in the file at [path], created on first use. */
         fun local(path: String, options: DatabaseOptions = DatabaseOptions()): Database =
             Database(native { FfiDatabase.local(path, options.toFfi()) })
+
+        /**
+         * A replica of the server database at [url] in the local file at [path]: reads run on the
+         * file, writes and transactions on the server (the replica catches up before a write
+         * returns), and [sync] pulls what others changed.
+         */
+        fun replica(path: String, url: String, options: DatabaseOptions = DatabaseOptions()): Database =
+            Database(native { FfiDatabase.replica(path, url, options.toFfi()) })
     }
+
+    /** Whether the database is a local replica of a server's. */
+    val isReplica: Boolean get() = inner.isReplica()
+
+    /**
+     * Replica: pulls what changed on the server since the last sync (the first copies
+     * everything). Throws with code `UNSUPPORTED` on a database that is not a replica.
+     */
+    suspend fun sync(): SyncReport = native { inner.sync() }.toPublic()
+
+    /** Replica: the sync state; `null` for a database that is not a replica. */
+    fun syncStatus(): SyncStatus? = inner.syncStatus()?.toPublic()
 
     /** The server URL without credentials, or the local `file:` URL (`:memory:`). */
     val url: String get() = inner.url()

@@ -42,6 +42,9 @@ class TestServer private constructor(val port: Int, private val process: Process
             return out
         }
 
+        /** A server of the test's own, to stop when it likes. */
+        fun startNew(): TestServer = start(null)
+
         private fun start(jwtKey: File?): TestServer {
             val dir = Files.createTempDirectory("tidepool-kotlin-server").toFile()
             val args = mutableListOf(bin.path, "--http-listen-addr", "127.0.0.1:0", "--db-path", File(dir, "test.db").path)

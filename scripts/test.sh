@@ -50,6 +50,9 @@ bash scripts/test-swift.sh
 step "Python binding (scripts/test-python.sh)"
 TIDEPOOL_SERVER_BIN="$CARGO_TARGET_DIR/debug/tidepool-server" bash scripts/test-python.sh
 
+step "Kotlin binding (scripts/test-kotlin.sh)"
+TIDEPOOL_SERVER_BIN="$CARGO_TARGET_DIR/debug/tidepool-server" bash scripts/test-kotlin.sh
+
 step "fuzz targets: stable smoke (scripts/fuzz-smoke.sh)"
 bash scripts/fuzz-smoke.sh
 

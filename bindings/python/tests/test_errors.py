@@ -148,3 +148,11 @@ def test_exceptions_pickle_with_their_codes(target):
     again = pickle.loads(pickle.dumps(e.value))
     assert type(again) is tidepool.OperationalError
     assert (again.code, str(again)) == (e.value.code, str(e.value))
+
+
+def test_too_big_is_a_data_error(target):
+    conn = tidepool.connect(target)
+    with pytest.raises(tidepool.DataError) as e:
+        conn.execute("SELECT zeroblob(?)", (2**31,)).fetchall()
+    assert e.value.code == "SQLITE_TOOBIG"
+    conn.close()

@@ -77,6 +77,7 @@ public final class Connection: Sendable {
     }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
+    @discardableResult
     public func transaction<T>(
         _ behavior: TransactionBehavior = .deferred, _ body: (Transaction) async throws -> T
     ) async throws -> T {

@@ -24,12 +24,14 @@ public struct DatabaseOptions: Equatable, Hashable, Sendable {
     public var readConnections: Int?
     /// Seconds a statement waits for another process's lock (local; default 5).
     public var busyTimeout: TimeInterval?
+    /// Replica: sync this often in the background (default: only when `sync()` is called).
+    public var syncInterval: TimeInterval?
 
     public init(
         authToken: String? = nil, connectTimeout: TimeInterval? = nil,
         requestTimeout: TimeInterval? = nil, totalTimeout: TimeInterval? = nil,
         maxAttempts: Int? = nil, caCertificatesPEM: String? = nil, forceJSON: Bool = false,
-        readConnections: Int? = nil, busyTimeout: TimeInterval? = nil
+        readConnections: Int? = nil, busyTimeout: TimeInterval? = nil, syncInterval: TimeInterval? = nil
     ) {
         self.authToken = authToken
         self.connectTimeout = connectTimeout
@@ -40,6 +42,7 @@ public struct DatabaseOptions: Equatable, Hashable, Sendable {
         self.forceJSON = forceJSON
         self.readConnections = readConnections
         self.busyTimeout = busyTimeout
+        self.syncInterval = syncInterval
     }
 
     var ffi: TidepoolFFI.DatabaseOptions {
@@ -55,7 +58,8 @@ public struct DatabaseOptions: Equatable, Hashable, Sendable {
             caPem: caCertificatesPEM,
             forceJson: forceJSON,
             readConnections: readConnections.map { UInt32(clamping: $0) },
-            busyTimeoutMs: ms(busyTimeout)
+            busyTimeoutMs: ms(busyTimeout),
+            syncIntervalMs: ms(syncInterval)
         )
     }
 }
@@ -85,6 +89,14 @@ public final class Database: Sendable {
         inner = try ffi { try TidepoolFFI.Database.local(path: path, options: options.ffi) }
     }
 
+    /// A replica of the server database at `url`, kept in the local file at `path`: reads run
+    /// on the file (no network), writes and transactions on the server, and the replica catches
+    /// up before a write returns, so a read after a write sees it. `sync()` pulls what changed;
+    /// `DatabaseOptions.syncInterval` does it in the background. Does no I/O.
+    public init(replicaPath path: String, url: String, options: DatabaseOptions = DatabaseOptions()) throws {
+        inner = try ffi { try TidepoolFFI.Database.replica(path: path, url: url, options: options.ffi) }
+    }
+
     /// A new connection: cheap, no I/O until its first statement. Statements on one connection
     /// run one at a time; open several to run them in parallel.
     public func connect() -> Connection {
@@ -96,4 +108,73 @@ public final class Database: Sendable {
 
     /// Whether the database is on this device.
     public var isLocal: Bool { inner.isLocal() }
+
+    /// Whether the database is a local replica of a server's.
+    public var isReplica: Bool { inner.isReplica() }
+
+    /// Replica: pulls what changed on the server since the last sync (the first copies
+    /// everything). Change listeners hear of a sync that changed rows as a `.sync` change.
+    /// Throws `UNSUPPORTED` on a database that is not a replica.
+    @discardableResult
+    public func sync() async throws -> SyncReport {
+        let inner = self.inner
+        return SyncReport(try await ffi { try await inner.sync() })
+    }
+
+    /// Replica: where the last sync got to, when, and its error if it failed; nil for a
+    /// database that is not a replica.
+    public var syncStatus: SyncStatus? { inner.syncStatus().map(SyncStatus.init) }
+}
+
+/// What one `Database.sync()` did.
+public struct SyncReport: Equatable, Hashable, Sendable {
+    /// Rows copied whole (the first sync, new or changed tables).
+    public let rowsCopied: Int
+    /// Tables copied whole.
+    public let tablesCopied: Int
+    /// Tables the server no longer has, dropped from the replica.
+    public let tablesDropped: Int
+    /// Row changes pulled and applied.
+    public let changesApplied: Int
+    /// The replica's position in the server's change stream after the sync.
+    public let position: Int64
+    /// The server's position when the sync began.
+    public let serverPosition: Int64
+
+    init(_ r: TidepoolFFI.SyncReport) {
+        rowsCopied = Int(clamping: r.rowsCopied)
+        tablesCopied = Int(clamping: r.tablesCopied)
+        tablesDropped = Int(clamping: r.tablesDropped)
+        changesApplied = Int(clamping: r.changesApplied)
+        position = r.position
+        serverPosition = r.serverPosition
+    }
+}
+
+/// A replica's sync state.
+public struct SyncStatus: Equatable, Hashable, Sendable {
+    /// Whether the first copy has completed (reads before it see an empty database).
+    public let bootstrapped: Bool
+    /// The position reached in the server's change stream.
+    public let position: Int64
+    /// The server's position seen by the last sync: `serverPosition - position` changes behind.
+    public let serverPosition: Int64
+    /// When the last successful sync ended.
+    public let lastSyncedAt: Date?
+    /// The last sync's error, if it failed (its kind is not kept: `code` says what it was).
+    public let lastError: ErrorDetails?
+    /// Whether a sync is running now.
+    public let syncing: Bool
+    /// Successful syncs since the database was opened.
+    public let syncs: Int
+
+    init(_ s: TidepoolFFI.SyncStatus) {
+        bootstrapped = s.bootstrapped
+        position = s.position
+        serverPosition = s.serverPosition
+        lastSyncedAt = s.lastSyncedAt
+        lastError = s.lastErrorCode.map { ErrorDetails(code: $0, message: s.lastErrorMessage ?? "") }
+        syncing = s.syncing
+        syncs = Int(clamping: s.syncs)
+    }
 }

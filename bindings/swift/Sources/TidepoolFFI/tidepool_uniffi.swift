@@ -620,6 +620,49 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
+    typealias SwiftType = Date
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Date {
+        let seconds: Int64 = try readInt(&buf)
+        let nanoseconds: UInt32 = try readInt(&buf)
+        // Build the Date from whole seconds first, then add the nanoseconds as a
+        // separate TimeInterval.  Date stores CFAbsoluteTime (seconds since 2001),
+        // so adding a small fraction to the ~7.8e8 base is twice as precise as
+        // adding it to the ~1.76e9 Unix-epoch value, because the smaller magnitude
+        // leaves more mantissa bits for the sub-second part.
+        if seconds >= 0 {
+            return Date(timeIntervalSince1970: Double(seconds))
+                .addingTimeInterval(Double(nanoseconds) / 1.0e9)
+        } else {
+            return Date(timeIntervalSince1970: Double(seconds))
+                .addingTimeInterval(-Double(nanoseconds) / 1.0e9)
+        }
+    }
+
+    public static func write(_ value: Date, into buf: inout [UInt8]) {
+        var delta = value.timeIntervalSince1970
+        var sign: Int64 = 1
+        if delta < 0 {
+            // The nanoseconds portion of the epoch offset must always be
+            // positive, to simplify the calculation we will use the absolute
+            // value of the offset.
+            sign = -1
+            delta = -delta
+        }
+        if delta.rounded(.down) > Double(Int64.max) {
+            fatalError("Timestamp overflow, exceeds max bounds supported by Uniffi")
+        }
+        let seconds = Int64(delta)
+        let nanoseconds = UInt32((delta - Double(seconds)) * 1.0e9)
+        writeInt(&buf, sign * seconds)
+        writeInt(&buf, nanoseconds)
+    }
+}
+
 
 
 
@@ -1122,6 +1165,24 @@ public protocol DatabaseProtocol: AnyObject, Sendable {
     func isLocal()  -> Bool
     
     /**
+     * Whether the database is a local replica of a server's.
+     */
+    func isReplica()  -> Bool
+    
+    /**
+     * Replica: pulls what changed on the server since the last sync (the first copies
+     * everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
+     * hear of a sync that changed rows as a `Sync` change.
+     */
+    func sync() async throws  -> SyncReport
+    
+    /**
+     * Replica: where the last sync got to, when, and its error if it failed; `None` for a
+     * database that is not a replica.
+     */
+    func syncStatus()  -> SyncStatus?
+    
+    /**
      * The server URL without credentials, or the local `file:` URL (`:memory:`).
      */
     func url()  -> String
@@ -1209,6 +1270,22 @@ public static func local(path: String, options: DatabaseOptions)throws  -> Datab
 })
 }
     
+    /**
+     * A replica of the server database at `url` in the local file at `path`: reads run on the
+     * file, writes and transactions on the server (the replica catches up before a write
+     * returns); `sync` pulls what changed. Does no I/O.
+     */
+public static func replica(path: String, url: String, options: DatabaseOptions)throws  -> Database  {
+    return try  FfiConverterTypeDatabase_lift(try rustCallWithError(FfiConverterTypeTidepoolError_lift) {
+        uniffiCallStatus in
+    uniffi_tidepool_uniffi_fn_constructor_database_replica(
+        FfiConverterString.lower(path),
+        FfiConverterString.lower(url),
+        FfiConverterTypeDatabaseOptions_lower(options),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -1244,6 +1321,52 @@ open func isLocal() -> Bool  {
     return try!  FfiConverterBool.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_tidepool_uniffi_fn_method_database_is_local(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the database is a local replica of a server's.
+     */
+open func isReplica() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tidepool_uniffi_fn_method_database_is_replica(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Replica: pulls what changed on the server since the last sync (the first copies
+     * everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
+     * hear of a sync that changed rows as a `Sync` change.
+     */
+open func sync()async throws  -> SyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tidepool_uniffi_fn_method_database_sync(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tidepool_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tidepool_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tidepool_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncReport_lift,
+            errorHandler: FfiConverterTypeTidepoolError_lift
+        )
+}
+    
+    /**
+     * Replica: where the last sync got to, when, and its error if it failed; `None` for a
+     * database that is not a replica.
+     */
+open func syncStatus() -> SyncStatus?  {
+    return try!  FfiConverterOptionTypeSyncStatus.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tidepool_uniffi_fn_method_database_sync_status(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1871,6 +1994,10 @@ public struct DatabaseOptions: Equatable, Hashable {
      * How long a statement waits for another process's lock (local; default 5 s).
      */
     public var busyTimeoutMs: UInt64?
+    /**
+     * Replica: sync this often in the background (default: only when `sync` is called).
+     */
+    public var syncIntervalMs: UInt64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1902,7 +2029,10 @@ public struct DatabaseOptions: Equatable, Hashable {
          */readConnections: UInt32? = nil, 
         /**
          * How long a statement waits for another process's lock (local; default 5 s).
-         */busyTimeoutMs: UInt64? = nil) {
+         */busyTimeoutMs: UInt64? = nil, 
+        /**
+         * Replica: sync this often in the background (default: only when `sync` is called).
+         */syncIntervalMs: UInt64? = nil) {
         self.authToken = authToken
         self.connectTimeoutMs = connectTimeoutMs
         self.requestTimeoutMs = requestTimeoutMs
@@ -1912,6 +2042,7 @@ public struct DatabaseOptions: Equatable, Hashable {
         self.forceJson = forceJson
         self.readConnections = readConnections
         self.busyTimeoutMs = busyTimeoutMs
+        self.syncIntervalMs = syncIntervalMs
     }
 
     
@@ -1938,7 +2069,8 @@ public struct FfiConverterTypeDatabaseOptions: FfiConverterRustBuffer {
                 caPem: FfiConverterOptionString.read(from: &buf), 
                 forceJson: FfiConverterBool.read(from: &buf), 
                 readConnections: FfiConverterOptionUInt32.read(from: &buf), 
-                busyTimeoutMs: FfiConverterOptionUInt64.read(from: &buf)
+                busyTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                syncIntervalMs: FfiConverterOptionUInt64.read(from: &buf)
         )
     }
 
@@ -1952,6 +2084,7 @@ public struct FfiConverterTypeDatabaseOptions: FfiConverterRustBuffer {
         FfiConverterBool.write(value.forceJson, into: &buf)
         FfiConverterOptionUInt32.write(value.readConnections, into: &buf)
         FfiConverterOptionUInt64.write(value.busyTimeoutMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.syncIntervalMs, into: &buf)
     }
 }
 
@@ -2273,6 +2406,238 @@ public func FfiConverterTypeStatement_lift(_ buf: RustBuffer) throws -> Statemen
 #endif
 public func FfiConverterTypeStatement_lower(_ value: Statement) -> RustBuffer {
     return FfiConverterTypeStatement.lower(value)
+}
+
+
+/**
+ * What one [`Database::sync`] did.
+ */
+public struct SyncReport: Equatable, Hashable {
+    /**
+     * Rows copied whole (the first sync, new or changed tables).
+     */
+    public var rowsCopied: UInt64
+    /**
+     * Tables copied whole.
+     */
+    public var tablesCopied: UInt64
+    /**
+     * Tables the server no longer has, dropped from the replica.
+     */
+    public var tablesDropped: UInt64
+    /**
+     * Row changes pulled and applied.
+     */
+    public var changesApplied: UInt64
+    /**
+     * The replica's position in the server's change stream after the sync.
+     */
+    public var position: Int64
+    /**
+     * The server's position when the sync began.
+     */
+    public var serverPosition: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Rows copied whole (the first sync, new or changed tables).
+         */rowsCopied: UInt64, 
+        /**
+         * Tables copied whole.
+         */tablesCopied: UInt64, 
+        /**
+         * Tables the server no longer has, dropped from the replica.
+         */tablesDropped: UInt64, 
+        /**
+         * Row changes pulled and applied.
+         */changesApplied: UInt64, 
+        /**
+         * The replica's position in the server's change stream after the sync.
+         */position: Int64, 
+        /**
+         * The server's position when the sync began.
+         */serverPosition: Int64) {
+        self.rowsCopied = rowsCopied
+        self.tablesCopied = tablesCopied
+        self.tablesDropped = tablesDropped
+        self.changesApplied = changesApplied
+        self.position = position
+        self.serverPosition = serverPosition
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncReport {
+        return
+            try SyncReport(
+                rowsCopied: FfiConverterUInt64.read(from: &buf), 
+                tablesCopied: FfiConverterUInt64.read(from: &buf), 
+                tablesDropped: FfiConverterUInt64.read(from: &buf), 
+                changesApplied: FfiConverterUInt64.read(from: &buf), 
+                position: FfiConverterInt64.read(from: &buf), 
+                serverPosition: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncReport, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.rowsCopied, into: &buf)
+        FfiConverterUInt64.write(value.tablesCopied, into: &buf)
+        FfiConverterUInt64.write(value.tablesDropped, into: &buf)
+        FfiConverterUInt64.write(value.changesApplied, into: &buf)
+        FfiConverterInt64.write(value.position, into: &buf)
+        FfiConverterInt64.write(value.serverPosition, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lift(_ buf: RustBuffer) throws -> SyncReport {
+    return try FfiConverterTypeSyncReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lower(_ value: SyncReport) -> RustBuffer {
+    return FfiConverterTypeSyncReport.lower(value)
+}
+
+
+/**
+ * A replica's sync state.
+ */
+public struct SyncStatus: Equatable, Hashable {
+    /**
+     * Whether the first copy has completed (reads before it see an empty database).
+     */
+    public var bootstrapped: Bool
+    /**
+     * The position reached in the server's change stream.
+     */
+    public var position: Int64
+    /**
+     * The server's position seen by the last sync.
+     */
+    public var serverPosition: Int64
+    /**
+     * When the last successful sync ended.
+     */
+    public var lastSyncedAt: Date?
+    /**
+     * The code and message of the last sync's error, if it failed.
+     */
+    public var lastErrorCode: String?
+    public var lastErrorMessage: String?
+    /**
+     * Whether a sync is running now.
+     */
+    public var syncing: Bool
+    /**
+     * Successful syncs since the database was opened.
+     */
+    public var syncs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Whether the first copy has completed (reads before it see an empty database).
+         */bootstrapped: Bool, 
+        /**
+         * The position reached in the server's change stream.
+         */position: Int64, 
+        /**
+         * The server's position seen by the last sync.
+         */serverPosition: Int64, 
+        /**
+         * When the last successful sync ended.
+         */lastSyncedAt: Date?, 
+        /**
+         * The code and message of the last sync's error, if it failed.
+         */lastErrorCode: String?, lastErrorMessage: String?, 
+        /**
+         * Whether a sync is running now.
+         */syncing: Bool, 
+        /**
+         * Successful syncs since the database was opened.
+         */syncs: UInt64) {
+        self.bootstrapped = bootstrapped
+        self.position = position
+        self.serverPosition = serverPosition
+        self.lastSyncedAt = lastSyncedAt
+        self.lastErrorCode = lastErrorCode
+        self.lastErrorMessage = lastErrorMessage
+        self.syncing = syncing
+        self.syncs = syncs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncStatus {
+        return
+            try SyncStatus(
+                bootstrapped: FfiConverterBool.read(from: &buf), 
+                position: FfiConverterInt64.read(from: &buf), 
+                serverPosition: FfiConverterInt64.read(from: &buf), 
+                lastSyncedAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                lastErrorCode: FfiConverterOptionString.read(from: &buf), 
+                lastErrorMessage: FfiConverterOptionString.read(from: &buf), 
+                syncing: FfiConverterBool.read(from: &buf), 
+                syncs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncStatus, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.bootstrapped, into: &buf)
+        FfiConverterInt64.write(value.position, into: &buf)
+        FfiConverterInt64.write(value.serverPosition, into: &buf)
+        FfiConverterOptionTimestamp.write(value.lastSyncedAt, into: &buf)
+        FfiConverterOptionString.write(value.lastErrorCode, into: &buf)
+        FfiConverterOptionString.write(value.lastErrorMessage, into: &buf)
+        FfiConverterBool.write(value.syncing, into: &buf)
+        FfiConverterUInt64.write(value.syncs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncStatus_lift(_ buf: RustBuffer) throws -> SyncStatus {
+    return try FfiConverterTypeSyncStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncStatus_lower(_ value: SyncStatus) -> RustBuffer {
+    return FfiConverterTypeSyncStatus.lower(value)
 }
 
 
@@ -3097,6 +3462,54 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
+    typealias SwiftType = Date?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTimestamp.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTimestamp.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncStatus: FfiConverterRustBuffer {
+    typealias SwiftType = SyncStatus?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncStatus.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncStatus.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeColumn: FfiConverterRustBuffer {
     typealias SwiftType = [Column]
 
@@ -3358,6 +3771,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tidepool_uniffi_checksum_method_database_is_local() != 21558) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tidepool_uniffi_checksum_method_database_is_replica() != 16642) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tidepool_uniffi_checksum_method_database_sync() != 30387) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tidepool_uniffi_checksum_method_database_sync_status() != 8772) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tidepool_uniffi_checksum_method_database_url() != 8065) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3383,6 +3805,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tidepool_uniffi_checksum_constructor_database_new() != 22544) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tidepool_uniffi_checksum_constructor_database_replica() != 11056) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tidepool_uniffi_checksum_method_changelistener_on_change() != 60946) {

@@ -379,6 +379,11 @@ uint64_t uniffi_tidepool_uniffi_fn_constructor_database_local(RustBuffer path, R
 uint64_t uniffi_tidepool_uniffi_fn_constructor_database_new(RustBuffer url, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_CONSTRUCTOR_DATABASE_REPLICA
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_CONSTRUCTOR_DATABASE_REPLICA
+uint64_t uniffi_tidepool_uniffi_fn_constructor_database_replica(RustBuffer path, RustBuffer url, RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_ADD_CHANGE_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_ADD_CHANGE_LISTENER
 uint64_t uniffi_tidepool_uniffi_fn_method_database_add_change_listener(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
@@ -392,6 +397,21 @@ uint64_t uniffi_tidepool_uniffi_fn_method_database_connect(uint64_t ptr, RustCal
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_IS_LOCAL
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_IS_LOCAL
 int8_t uniffi_tidepool_uniffi_fn_method_database_is_local(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_IS_REPLICA
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_IS_REPLICA
+int8_t uniffi_tidepool_uniffi_fn_method_database_is_replica(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_SYNC
+uint64_t uniffi_tidepool_uniffi_fn_method_database_sync(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_SYNC_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_SYNC_STATUS
+RustBuffer uniffi_tidepool_uniffi_fn_method_database_sync_status(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_URL
@@ -806,6 +826,24 @@ uint16_t uniffi_tidepool_uniffi_checksum_method_database_is_local(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_IS_REPLICA
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_IS_REPLICA
+uint16_t uniffi_tidepool_uniffi_checksum_method_database_is_replica(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_SYNC
+uint16_t uniffi_tidepool_uniffi_checksum_method_database_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_SYNC_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_SYNC_STATUS
+uint16_t uniffi_tidepool_uniffi_checksum_method_database_sync_status(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_URL
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_URL
 uint16_t uniffi_tidepool_uniffi_checksum_method_database_url(void
@@ -857,6 +895,12 @@ uint16_t uniffi_tidepool_uniffi_checksum_constructor_database_local(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_CONSTRUCTOR_DATABASE_NEW
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_CONSTRUCTOR_DATABASE_NEW
 uint16_t uniffi_tidepool_uniffi_checksum_constructor_database_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_CONSTRUCTOR_DATABASE_REPLICA
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_CONSTRUCTOR_DATABASE_REPLICA
+uint16_t uniffi_tidepool_uniffi_checksum_constructor_database_replica(void
     
 );
 #endif

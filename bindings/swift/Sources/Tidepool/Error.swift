@@ -120,13 +120,15 @@ extension TidepoolError {
     }
 }
 
-/// Runs a call into the generated bindings, turning their error into `TidepoolError`.
+/// Runs a call into the generated bindings, turning their error into `TidepoolError`. Anything
+/// else they throw (uniffi's internal errors: a caught panic, a value it could not lift) becomes
+/// `.internal`, so callers only ever see `TidepoolError`.
 @inline(__always)
 func ffi<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
-    } catch let e as TidepoolFFI.TidepoolError {
-        throw TidepoolError(e)
+    } catch {
+        throw TidepoolError(any: error)
     }
 }
 
@@ -134,7 +136,17 @@ func ffi<T>(_ body: () throws -> T) throws -> T {
 func ffi<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch let e as TidepoolFFI.TidepoolError {
-        throw TidepoolError(e)
+    } catch {
+        throw TidepoolError(any: error)
+    }
+}
+
+extension TidepoolError {
+    init(any error: Error) {
+        switch error {
+        case let e as TidepoolFFI.TidepoolError: self.init(e)
+        case let e as TidepoolError: self = e
+        default: self = .internal(ErrorDetails(code: Code.internal, message: String(describing: error)))
+        }
     }
 }

@@ -24,11 +24,13 @@ pub struct ExecuteResult {
     pub last_insert_rowid: Option<i64>,
 }
 
-/// A query's rows, read whole.
+/// A query's rows, read whole, and what the statement changed (an `INSERT ... RETURNING`).
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct Rows {
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<Value>>,
+    pub rows_affected: u64,
+    pub last_insert_rowid: Option<i64>,
 }
 
 /// One statement's whole result in a batch.
@@ -132,11 +134,25 @@ impl Shared {
         })
     }
 
+    /// One request and one response: a result too large for the server's response limit
+    /// needs [`Shared::query_cursor`].
     pub(crate) async fn query(&self, sql: &str, params: Params) -> Result<Rows, TidepoolError> {
-        let rows = self.query_cursor(sql, params).await?;
-        let columns = columns(rows.columns());
-        let rows = rows.collect_all().await?.into_iter().map(row).collect();
-        Ok(Rows { columns, rows })
+        let guard = self.enter().await?;
+        let conn = guard
+            .as_ref()
+            .ok_or_else(|| TidepoolError::closed("connection"))?;
+        let result = conn
+            .execute_full(sql, tidepool::Params::from(params))
+            .await?;
+        let autocommit = conn.is_autocommit().await;
+        self.pending
+            .after_write(&self.notifier, sql, result.rows_affected, autocommit);
+        Ok(Rows {
+            columns: columns(&result.columns),
+            rows: result.rows.into_iter().map(row).collect(),
+            rows_affected: result.rows_affected,
+            last_insert_rowid: result.last_insert_rowid,
+        })
     }
 
     pub(crate) async fn query_cursor(
@@ -286,7 +302,9 @@ impl Connection {
         run(async move { shared.execute(&sql, params).await }).await
     }
 
-    /// Runs a query and reads all its rows.
+    /// Runs a statement and returns all its rows in one response, with the rows it changed.
+    /// Results larger than the server's response limit (16 MiB by default) need
+    /// `query_cursor`.
     pub async fn query(&self, sql: String, params: Params) -> Result<Rows, TidepoolError> {
         let shared = Arc::clone(&self.shared);
         run(async move { shared.query(&sql, params).await }).await

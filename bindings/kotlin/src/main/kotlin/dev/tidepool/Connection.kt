@@ -25,7 +25,7 @@ internal fun FfiExecuteResult.toPublic() = ExecuteResult(rowsAffected.toLong(), 
 
 internal fun FfiRows.toPublic(): Rows {
     val cols = columns.toPublic()
-    return Rows(cols, rowsOf(cols, rows))
+    return Rows(cols, rowsOf(cols, rows), rowsAffected.toLong(), lastInsertRowid)
 }
 
 /**
@@ -41,7 +41,10 @@ class Connection internal constructor(private val inner: FfiConnection) : AutoCl
     suspend fun execute(sql: String, args: Map<String, Any?>): ExecuteResult =
         native { inner.execute(sql, named(args)) }.toPublic()
 
-    /** Runs a query and reads all its rows. */
+    /**
+     * Runs a statement and returns all its rows in one response, with the rows it changed. A result
+     * larger than the server's response limit (16 MiB by default) needs [queryFlow].
+     */
     suspend fun query(sql: String, vararg args: Any?): Rows = native { inner.query(sql, positional(args)) }.toPublic()
 
     suspend fun query(sql: String, args: Map<String, Any?>): Rows = native { inner.query(sql, named(args)) }.toPublic()

@@ -60,8 +60,16 @@ private fun string(v: Value): String = (v as? Value.Text)?.value ?: throw mismat
 
 private fun blob(v: Value): ByteArray = (v as? Value.Blob)?.value ?: throw mismatch(v, "ByteArray")
 
-/** A query's rows, read whole. */
-class Rows internal constructor(val columns: List<Column>, private val rows: List<Row>) : List<Row> by rows {
+/**
+ * A query's rows, read whole, and what the statement changed ([rowsAffected] and [lastInsertRowid]
+ * for an `INSERT ... RETURNING`).
+ */
+class Rows internal constructor(
+    val columns: List<Column>,
+    private val rows: List<Row>,
+    val rowsAffected: Long,
+    val lastInsertRowid: Long?,
+) : List<Row> by rows {
     override fun toString() = "Rows(${columns.map { it.name }}, ${rows.size} rows)"
 }
 

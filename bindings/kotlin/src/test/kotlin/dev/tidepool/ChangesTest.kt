@@ -37,14 +37,16 @@ class ChangesTest {
                 conn.execute("UPDATE $t SET v = 0 WHERE 0") // no rows: no change
                 conn.batch(Statement.of("INSERT INTO $t VALUES (4)"), Statement.of("INSERT INTO $t VALUES (5)"))
                 conn.executeBatch("INSERT INTO $t VALUES (6); INSERT INTO $t VALUES (7);")
+                conn.query("DELETE FROM $t WHERE v IN (4, 5) RETURNING v")
                 assertEquals(
                     listOf(
                         Change(ChangeKind.STATEMENT, 2),
                         Change(ChangeKind.COMMIT, 4),
                         Change(ChangeKind.BATCH, 2),
                         Change(ChangeKind.SCRIPT, 0),
+                        Change(ChangeKind.STATEMENT, 2),
                     ),
-                    withTimeout(30_000) { List(4) { changes.receive() } },
+                    withTimeout(30_000) { List(5) { changes.receive() } },
                 )
                 listener.close()
             }

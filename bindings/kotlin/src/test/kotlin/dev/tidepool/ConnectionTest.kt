@@ -47,6 +47,10 @@ class ConnectionTest {
                 val named = conn.query("SELECT name FROM $t WHERE id = \$id", mapOf("id" to 2))
                 assertEquals("Lagoon", named.single()["name"])
                 assertTrue(conn.query("SELECT * FROM $t WHERE id > 100").isEmpty())
+                val returning = conn.query("INSERT INTO $t (name) VALUES (?), (?) RETURNING id", "Cove", "Bay")
+                assertEquals(listOf(3L, 4L), returning.map { it.getLong("id") })
+                assertEquals(2, returning.rowsAffected)
+                assertEquals(4L, returning.lastInsertRowid)
             }
         }
     }

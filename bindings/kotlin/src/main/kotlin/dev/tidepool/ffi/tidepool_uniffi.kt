@@ -1012,7 +1012,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tidepool_uniffi_checksum_method_connection_is_autocommit() and 0xFFFF) != 53248) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tidepool_uniffi_checksum_method_connection_query() and 0xFFFF) != 42038) {
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_connection_query() and 0xFFFF) != 6405) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_connection_query_cursor() and 0xFFFF) != 21567) {
@@ -1966,7 +1966,9 @@ public interface ConnectionInterface {
     suspend fun `isAutocommit`(): kotlin.Boolean
     
     /**
-     * Runs a query and reads all its rows.
+     * Runs a statement and returns all its rows in one response, with the rows it changed.
+     * Results larger than the server's response limit (16 MiB by default) need
+     * `query_cursor`.
      */
     suspend fun `query`(`sql`: kotlin.String, `params`: Params): Rows
     
@@ -2237,7 +2239,9 @@ open class Connection: Disposable, AutoCloseable, ConnectionInterface
 
     
     /**
-     * Runs a query and reads all its rows.
+     * Runs a statement and returns all its rows in one response, with the rows it changed.
+     * Results larger than the server's response limit (16 MiB by default) need
+     * `query_cursor`.
      */
     @Throws(TidepoolException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -3873,12 +3877,16 @@ public object FfiConverterTypeResultSet: FfiConverterRustBuffer<ResultSet> {
 
 
 /**
- * A query's rows, read whole.
+ * A query's rows, read whole, and what the statement changed (an `INSERT ... RETURNING`).
  */
 data class Rows (
     var `columns`: List<Column>
     , 
     var `rows`: List<List<Value>>
+    , 
+    var `rowsAffected`: kotlin.ULong
+    , 
+    var `lastInsertRowid`: kotlin.Long?
     
 ){
     
@@ -3897,17 +3905,23 @@ public object FfiConverterTypeRows: FfiConverterRustBuffer<Rows> {
         return Rows(
             FfiConverterSequenceTypeColumn.read(buf),
             FfiConverterSequenceSequenceTypeValue.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalLong.read(buf),
         )
     }
 
     override fun allocationSize(value: Rows) = (
             FfiConverterSequenceTypeColumn.allocationSize(value.`columns`) +
-            FfiConverterSequenceSequenceTypeValue.allocationSize(value.`rows`)
+            FfiConverterSequenceSequenceTypeValue.allocationSize(value.`rows`) +
+            FfiConverterULong.allocationSize(value.`rowsAffected`) +
+            FfiConverterOptionalLong.allocationSize(value.`lastInsertRowid`)
     )
 
     override fun write(value: Rows, buf: ByteBuffer) {
             FfiConverterSequenceTypeColumn.write(value.`columns`, buf)
             FfiConverterSequenceSequenceTypeValue.write(value.`rows`, buf)
+            FfiConverterULong.write(value.`rowsAffected`, buf)
+            FfiConverterOptionalLong.write(value.`lastInsertRowid`, buf)
     }
 }
 

@@ -110,4 +110,26 @@ final class RemoteTests: XCTestCase {
         let total = try await scalar(db.connect(), "SELECT sum(v) FROM \(table)")
         XCTAssertEqual(total, (0..<80).reduce(0, +))
     }
+
+    /// Calls from many tasks on one connection run one at a time, each getting its own answer.
+    func testOneConnectionSharedByManyTasks() async throws {
+        for url in try TestServer.urls() {
+            let conn = try Database(url: url).connect()
+            let answers = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                for i in 0..<32 {
+                    group.addTask { (i, try await scalar(conn, "SELECT ? * 2", [i])) }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+            XCTAssertEqual(answers.count, 32, url)
+            XCTAssertTrue(answers.allSatisfy { $0.value == $0.key * 2 }, "\(url): \(answers)")
+        }
+    }
+
+    func testInterruptIsLocalOnly() async throws {
+        let conn = try Database(url: try TestServer.httpURL()).connect()
+        await assertThrowsTidepool(TidepoolError.Code.unsupported) { try conn.interrupt() }
+        let one = try await scalar(conn, "SELECT 1")
+        XCTAssertEqual(one, 1)
+    }
 }

@@ -52,11 +52,16 @@ impl Shared {
     }
 }
 
-/// Drops a connection on the runtime, where its rollback and stream close can run.
+/// Closes a connection on the runtime, where its rollback and stream close can run. During
+/// teardown the runtime may be gone: the connection is then dropped here (a local one still
+/// rolls back; the server expires a remote stream), and nothing panics across the boundary.
 pub(crate) fn drop_in_runtime(conn: Connection) {
-    napi::bindgen_prelude::spawn(async move {
-        let _ = conn.close().await;
-    });
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        napi::bindgen_prelude::spawn(async move {
+            let _ = conn.close().await;
+        });
+    }));
+    drop(spawned);
 }
 
 fn closed() -> napi::Error {
@@ -132,6 +137,29 @@ impl Database {
             shared.give_back(conn).await;
             Ok(JsResult(result.map_err(core)?, shared.int_mode))
         })
+    }
+
+    /// `execute` on the calling thread, for a local database with no transaction open on
+    /// this client (the package decides): nothing it waits for needs the JavaScript thread, so
+    /// blocking it is safe, and a point read costs no hop through the runtime's workers and
+    /// back, as @libsql/client and better-sqlite3 also run local statements.
+    #[napi(ts_return_type = "RawResult")]
+    pub fn execute_sync(
+        &self,
+        sql: String,
+        args: Option<Vec<Arg>>,
+        names: Option<Vec<String>>,
+    ) -> napi::Result<JsResult> {
+        let params = params(args, names)?;
+        let shared = Arc::clone(&self.shared);
+        let int_mode = shared.int_mode;
+        let result = napi::bindgen_prelude::block_on(async move {
+            let (_permit, conn) = shared.borrow().await?;
+            let result = conn.execute_full(&sql, params).await;
+            shared.give_back(conn).await;
+            result.map_err(core)
+        })?;
+        Ok(JsResult(result, int_mode))
     }
 
     /// Runs statements atomically in a transaction of the given mode (write, read, deferred).
@@ -214,6 +242,17 @@ impl Database {
     pub fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
         self.shared.permits.close();
+        if let Ok(mut idle) = self.shared.idle.lock() {
+            for conn in idle.drain(..) {
+                drop_in_runtime(conn);
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    /// A client collected without `close()` gives its idle connections back.
+    fn drop(&mut self) {
         if let Ok(mut idle) = self.shared.idle.lock() {
             for conn in idle.drain(..) {
                 drop_in_runtime(conn);

@@ -73,6 +73,15 @@ fn release(conn: Arc<Connection>) {
     // runtime, where the connection's drop closes the stream.
 }
 
+impl Drop for Transaction {
+    /// A transaction collected while open is rolled back on the runtime.
+    fn drop(&mut self) {
+        if let Some(conn) = self.take() {
+            release(conn);
+        }
+    }
+}
+
 #[napi]
 impl Transaction {
     #[napi(ts_return_type = "Promise<RawResult>")]

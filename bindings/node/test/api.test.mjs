@@ -224,6 +224,21 @@ describe("local databases", () => {
     }
   });
 
+  it("lets a statement wait for a transaction's connection without blocking the event loop", async () => {
+    for (const url of [":memory:", targets(() => null)[2].url()]) {
+      const db = createClient({ url });
+      await db.execute("CREATE TABLE t (x)");
+      const tx = await db.transaction("write");
+      await tx.execute("INSERT INTO t VALUES (1)");
+      // The writer (the only connection, in memory) is the transaction's until it ends.
+      const pending = db.execute("INSERT INTO t VALUES (2)");
+      await tx.commit();
+      await pending;
+      assert.equal((await db.execute("SELECT count(*) FROM t")).rows[0][0], 2, url);
+      db.close();
+    }
+  });
+
   it("reports SELECT results without a rowid and writes with one", async () => {
     const db = createClient({ url: ":memory:" });
     await db.execute("CREATE TABLE t (x)");

@@ -60,6 +60,9 @@ function mode(m: unknown, fallback: TransactionMode): TransactionMode {
 export class TidepoolClient implements Client {
   #db: NativeDatabase;
   #open: () => NativeDatabase;
+  /** Transactions begun and not yet ended (local statements run inline only when none is). */
+  #transactions = 0;
+  #local: boolean;
   closed = false;
   readonly protocol: string;
 
@@ -68,6 +71,7 @@ export class TidepoolClient implements Client {
     this.#open = open;
     this.#db = open();
     this.protocol = this.#db.protocol();
+    this.#local = this.protocol === "file";
   }
 
   #check(): NativeDatabase {
@@ -80,7 +84,13 @@ export class TidepoolClient implements Client {
     const [sql, values, names] = statement(stmtOrSql, a);
     let raw;
     try {
-      raw = await db.execute(sql, values, names);
+      // A local database with no transaction open on this client runs the statement inline:
+      // nothing it can wait for needs this thread (a transaction could hold the connection it
+      // needs, and its commit would have to come from here).
+      raw =
+        this.#local && this.#transactions === 0
+          ? db.executeSync(sql, values, names)
+          : await db.execute(sql, values, names);
     } catch (e) {
       throw mapError(e);
     }
@@ -101,8 +111,21 @@ export class TidepoolClient implements Client {
 
   async transaction(m?: TransactionMode): Promise<Transaction> {
     const db = this.#check();
-    const tx = await db.transaction(mode(m, "write")).catch(rethrow);
-    return new TidepoolTransaction(tx);
+    this.#transactions++;
+    let tx;
+    try {
+      tx = await db.transaction(mode(m, "write"));
+    } catch (e) {
+      this.#transactions--;
+      throw mapError(e);
+    }
+    let ended = false;
+    return new TidepoolTransaction(tx, () => {
+      if (!ended) {
+        ended = true;
+        this.#transactions--;
+      }
+    });
   }
 
   async executeMultiple(sql: string): Promise<void> {
@@ -140,10 +163,12 @@ function rethrow(e: unknown): never {
 /** An interactive transaction on a connection of its own. */
 export class TidepoolTransaction implements Transaction {
   #tx: NativeTransaction;
+  #ended: () => void;
 
   /** @internal */
-  constructor(tx: NativeTransaction) {
+  constructor(tx: NativeTransaction, ended: () => void) {
     this.#tx = tx;
+    this.#ended = ended;
   }
 
   get closed(): boolean {
@@ -176,16 +201,30 @@ export class TidepoolTransaction implements Transaction {
   /** Rolls back; a no-op once the transaction is closed. */
   async rollback(): Promise<void> {
     if (this.#tx.closed) return;
-    await this.#tx.rollback().catch(rethrow);
+    try {
+      await this.#tx.rollback();
+    } catch (e) {
+      throw mapError(e);
+    } finally {
+      this.#ended();
+    }
   }
 
   async commit(): Promise<void> {
-    await this.#check().commit().catch(rethrow);
+    const tx = this.#check();
+    try {
+      await tx.commit();
+    } catch (e) {
+      throw mapError(e);
+    } finally {
+      this.#ended();
+    }
   }
 
   /** Ends the transaction at once, rolling it back unless it was committed. */
   close(): void {
     this.#tx.close();
+    this.#ended();
   }
 }
 

@@ -24,6 +24,7 @@ export interface NativeTransaction {
 export interface NativeDatabase {
   protocol(): string;
   execute(sql: string, args: unknown[] | null, names: string[] | null): Promise<RawResult>;
+  executeSync(sql: string, args: unknown[] | null, names: string[] | null): RawResult;
   batch(stmts: RawStmt[], mode: string): Promise<RawResult[]>;
   migrate(stmts: RawStmt[]): Promise<RawResult[]>;
   executeMultiple(sql: string): Promise<void>;

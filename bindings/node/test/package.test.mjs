@@ -1,0 +1,56 @@
+// The package's entries: the CommonJS and ES module builds are one set of classes, and the
+// .d.ts types accept code written for @libsql/client.
+import { it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import * as esm from "../esm/index.mjs";
+import { here, tempDir } from "./helpers.mjs";
+
+const require = createRequire(import.meta.url);
+
+it("exports the same API from require() and import", async () => {
+  const cjs = require("..");
+  assert.equal(cjs.createClient, esm.createClient);
+  assert.equal(cjs.LibsqlError, esm.LibsqlError);
+  const db = cjs.createClient({ url: ":memory:" });
+  const e = await db.execute("SELEC").catch((x) => x);
+  assert.ok(e instanceof esm.LibsqlError);
+  assert.ok(e instanceof Error);
+  assert.equal(e.name, "LibsqlError");
+  db.close();
+  const batchError = new esm.LibsqlBatchError("m", 2, "SQLITE_ERROR");
+  assert.ok(batchError instanceof esm.LibsqlError);
+  assert.equal(batchError.statementIndex, 2);
+});
+
+it("type-checks code written for @libsql/client against the .d.ts", () => {
+  const dir = tempDir("tidepool-node-types-");
+  const file = path.join(dir, "use.ts");
+  fs.writeFileSync(
+    file,
+    `import { createClient, LibsqlError, type Client, type ResultSet, type Row, type InArgs } from ${JSON.stringify(path.resolve(here, ".."))};
+const db: Client = createClient({ url: ":memory:", intMode: "bigint" });
+async function main(): Promise<void> {
+  const args: InArgs = { id: 1 };
+  const rs: ResultSet = await db.execute({ sql: "SELECT :id AS id", args });
+  const row: Row = rs.rows[0];
+  const id: unknown = row.id;
+  const last: bigint | undefined = rs.lastInsertRowid;
+  await db.batch(["SELECT 1", { sql: "SELECT ?", args: [1] }, ["SELECT ?", [2]]], "write");
+  const tx = await db.transaction("read");
+  await tx.commit();
+  try { await db.execute("x"); } catch (e) { if (e instanceof LibsqlError) console.log(e.code, e.extendedCode, e.rawCode); }
+  console.log(id, last, db.protocol, db.closed);
+}
+void main;
+`,
+  );
+  const tsc = path.resolve(here, "..", "node_modules", "typescript", "bin", "tsc");
+  execFileSync(process.execPath, [tsc, "--noEmit", "--strict", "--target", "es2022", "--module", "commonjs", "--types", "node", "--typeRoots", path.resolve(here, "..", "node_modules", "@types"), file], {
+    stdio: "pipe",
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -53,6 +53,9 @@ TIDEPOOL_SERVER_BIN="$CARGO_TARGET_DIR/debug/tidepool-server" bash scripts/test-
 step "Kotlin binding (scripts/test-kotlin.sh)"
 TIDEPOOL_SERVER_BIN="$CARGO_TARGET_DIR/debug/tidepool-server" bash scripts/test-kotlin.sh
 
+step "Node binding (scripts/test-node.sh)"
+TIDEPOOL_SERVER_BIN="$CARGO_TARGET_DIR/debug/tidepool-server" bash scripts/test-node.sh
+
 step "fuzz targets: stable smoke (scripts/fuzz-smoke.sh)"
 bash scripts/fuzz-smoke.sh
 

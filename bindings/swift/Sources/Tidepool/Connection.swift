@@ -39,11 +39,11 @@ public final class Connection: Sendable {
         return ExecuteResult(try await ffi { try await inner.execute(sql: sql, params: parameters.ffi) })
     }
 
-    /// Runs a query and reads all its rows.
+    /// Runs a statement and reads all its rows in one response, with the rows it changed. A
+    /// result larger than the server's response limit (16 MiB by default) needs `stream`.
     public func query(_ sql: String, _ parameters: Parameters = .none) async throws -> Rows {
         let inner = self.inner
-        let r = try await ffi { try await inner.query(sql: sql, params: parameters.ffi) }
-        return Rows(columns: r.columns, rows: r.rows)
+        return Rows(try await ffi { try await inner.query(sql: sql, params: parameters.ffi) })
     }
 
     /// Runs a query whose rows are read as they arrive, `pageSize` at a time.

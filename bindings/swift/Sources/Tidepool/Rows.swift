@@ -70,15 +70,28 @@ public struct Row: Sendable, RandomAccessCollection {
     }
 }
 
-/// A query's rows, read whole.
+/// A query's rows, read whole, and what the statement changed (an `INSERT ... RETURNING`).
 public struct Rows: Sendable, RandomAccessCollection {
     public let columns: [Column]
     public let rows: [Row]
+    /// Rows the statement inserted, updated or deleted.
+    public let rowsAffected: Int
+    /// The rowid of the last inserted row, when there is one.
+    public let lastInsertRowid: Int64?
 
-    init(columns: [TidepoolFFI.Column], rows: [[TidepoolFFI.Value]]) {
+    init(
+        columns: [TidepoolFFI.Column], rows: [[TidepoolFFI.Value]], rowsAffected: UInt64 = 0,
+        lastInsertRowid: Int64? = nil
+    ) {
         let layout = ColumnLayout(columns)
         self.columns = layout.columns
         self.rows = rows.map { Row(layout, $0) }
+        self.rowsAffected = Int(clamping: rowsAffected)
+        self.lastInsertRowid = lastInsertRowid
+    }
+
+    init(_ r: TidepoolFFI.Rows) {
+        self.init(columns: r.columns, rows: r.rows, rowsAffected: r.rowsAffected, lastInsertRowid: r.lastInsertRowid)
     }
 
     public var startIndex: Int { rows.startIndex }

@@ -19,8 +19,7 @@ public final class Transaction: Sendable {
 
     public func query(_ sql: String, _ parameters: Parameters = .none) async throws -> Rows {
         let inner = self.inner
-        let r = try await ffi { try await inner.query(sql: sql, params: parameters.ffi) }
-        return Rows(columns: r.columns, rows: r.rows)
+        return Rows(try await ffi { try await inner.query(sql: sql, params: parameters.ffi) })
     }
 
     /// Runs statements atomically, as a savepoint of this transaction.

@@ -851,7 +851,9 @@ public protocol ConnectionProtocol: AnyObject, Sendable {
     func isAutocommit() async throws  -> Bool
     
     /**
-     * Runs a query and reads all its rows.
+     * Runs a statement and returns all its rows in one response, with the rows it changed.
+     * Results larger than the server's response limit (16 MiB by default) need
+     * `query_cursor`.
      */
     func query(sql: String, params: Params) async throws  -> Rows
     
@@ -1035,7 +1037,9 @@ open func isAutocommit()async throws  -> Bool  {
 }
     
     /**
-     * Runs a query and reads all its rows.
+     * Runs a statement and returns all its rows in one response, with the rows it changed.
+     * Results larger than the server's response limit (16 MiB by default) need
+     * `query_cursor`.
      */
 open func query(sql: String, params: Params)async throws  -> Rows  {
     return
@@ -2296,17 +2300,21 @@ public func FfiConverterTypeResultSet_lower(_ value: ResultSet) -> RustBuffer {
 
 
 /**
- * A query's rows, read whole.
+ * A query's rows, read whole, and what the statement changed (an `INSERT ... RETURNING`).
  */
 public struct Rows: Equatable, Hashable {
     public var columns: [Column]
     public var rows: [[Value]]
+    public var rowsAffected: UInt64
+    public var lastInsertRowid: Int64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(columns: [Column], rows: [[Value]]) {
+    public init(columns: [Column], rows: [[Value]], rowsAffected: UInt64, lastInsertRowid: Int64?) {
         self.columns = columns
         self.rows = rows
+        self.rowsAffected = rowsAffected
+        self.lastInsertRowid = lastInsertRowid
     }
 
     
@@ -2326,13 +2334,17 @@ public struct FfiConverterTypeRows: FfiConverterRustBuffer {
         return
             try Rows(
                 columns: FfiConverterSequenceTypeColumn.read(from: &buf), 
-                rows: FfiConverterSequenceSequenceTypeValue.read(from: &buf)
+                rows: FfiConverterSequenceSequenceTypeValue.read(from: &buf), 
+                rowsAffected: FfiConverterUInt64.read(from: &buf), 
+                lastInsertRowid: FfiConverterOptionInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: Rows, into buf: inout [UInt8]) {
         FfiConverterSequenceTypeColumn.write(value.columns, into: &buf)
         FfiConverterSequenceSequenceTypeValue.write(value.rows, into: &buf)
+        FfiConverterUInt64.write(value.rowsAffected, into: &buf)
+        FfiConverterOptionInt64.write(value.lastInsertRowid, into: &buf)
     }
 }
 
@@ -3744,7 +3756,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tidepool_uniffi_checksum_method_connection_is_autocommit() != 53248) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tidepool_uniffi_checksum_method_connection_query() != 42038) {
+    if (uniffi_tidepool_uniffi_checksum_method_connection_query() != 6405) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tidepool_uniffi_checksum_method_connection_query_cursor() != 21567) {

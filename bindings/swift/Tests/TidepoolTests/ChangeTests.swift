@@ -88,4 +88,24 @@ final class ChangeTests: XCTestCase {
         XCTAssertEqual(got.map(\.kind), [.statement, .batch])
         XCTAssertEqual(got.map(\.rowsAffected), [1, 2])
     }
+
+    /// `query` runs writes too: `INSERT ... RETURNING` gives its rows and its count, and
+    /// listeners hear of it.
+    func testReturningThroughQueryCountsAndNotifies() async throws {
+        for url in [":memory:", try TestServer.httpURL()] {
+            let db = try Database(url: url)
+            let conn = db.connect()
+            let table = uniqueTable("ret")
+            try await conn.execute("CREATE TABLE \(table) (id INTEGER PRIMARY KEY, v TEXT)")
+            let seen = Collected()
+            let subscription = db.addChangeListener { seen.add($0) }
+            defer { subscription.cancel() }
+            let rows = try await conn.query("INSERT INTO \(table) (v) VALUES ('a'), ('b') RETURNING id, v")
+            XCTAssertEqual(try rows.map { try $0.get("v", as: String.self) }, ["a", "b"], url)
+            XCTAssertEqual(rows.rowsAffected, 2, url)
+            XCTAssertEqual(rows.lastInsertRowid, 2, url)
+            await eventually(5, url) { seen.all.count == 1 }
+            XCTAssertEqual(seen.all.first?.rowsAffected, 2, url)
+        }
+    }
 }

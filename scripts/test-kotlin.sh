@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Kotlin/JVM binding: lints and builds the uniffi crate (bindings/uniffi), regenerates the
-# Kotlin bindings from the built library and fails if the committed ones drifted, then runs the
-# JUnit suite (bindings/kotlin, Maven) against the library and the reference server.
+# The Kotlin/JVM binding: lints, unit-tests and builds the uniffi crate (bindings/uniffi),
+# regenerates the Kotlin bindings from the built library and fails if the committed ones
+# drifted, then runs the JUnit suite (bindings/kotlin, Maven) against the library and the
+# reference server.
 #
 # Environment:
 #   TIDEPOOL_SERVER_BIN        server binary (default: built here, $CARGO_TARGET_DIR/debug)
@@ -27,9 +28,10 @@ if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
     apt-get update -qq && apt-get install -y -qq maven default-jdk-headless >/dev/null
 fi
 
-log "uniffi crate: fmt, clippy, build"
+log "uniffi crate: fmt, clippy, unit tests, build"
 (cd "$uniffi" && cargo fmt --check)
 (cd "$uniffi" && cargo clippy --all-targets --locked -q -- -D warnings)
+(cd "$uniffi" && cargo test --locked -q)
 (cd "$uniffi" && cargo build --locked -q)
 # A copy of its own: the Swift suite builds the same crate into the same target directory.
 tmp="$(mktemp -d)"

@@ -252,3 +252,86 @@ impl Pending {
         self.take();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::{self, Receiver};
+    use std::time::Duration;
+
+    struct Collect(Mutex<mpsc::Sender<Change>>);
+
+    impl ChangeListener for Collect {
+        fn on_change(&self, change: Change) {
+            if let Ok(tx) = self.0.lock() {
+                let _ = tx.send(change);
+            }
+        }
+    }
+
+    struct Panics;
+
+    impl ChangeListener for Panics {
+        fn on_change(&self, _: Change) {
+            panic!("a listener that fails");
+        }
+    }
+
+    fn listen(notifier: &Notifier) -> (ChangeListenerHandle, Receiver<Change>) {
+        let (tx, rx) = mpsc::channel();
+        (notifier.add(Box::new(Collect(Mutex::new(tx)))), rx)
+    }
+
+    fn next(rx: &Receiver<Change>) -> Change {
+        rx.recv_timeout(Duration::from_secs(10)).expect("a change")
+    }
+
+    fn change(kind: ChangeKind, rows_affected: u64) -> Change {
+        Change {
+            kind,
+            rows_affected,
+        }
+    }
+
+    #[test]
+    fn writes_in_a_transaction_arrive_at_commit_and_never_after_rollback() {
+        let notifier = Notifier::default();
+        let _panics = notifier.add(Box::new(Panics));
+        let (_handle, rx) = listen(&notifier);
+        let pending = Pending::default();
+        pending.after_write(&notifier, "INSERT", 2, true);
+        pending.after_write(&notifier, "UPDATE", 0, true);
+        pending.after_write(&notifier, "INSERT", 1, false);
+        pending.after_batch(&notifier, ChangeKind::Batch, 3, false);
+        pending.commit(&notifier);
+        pending.after_write(&notifier, "DELETE", 5, false);
+        pending.after_write(&notifier, "  rollback", 0, true);
+        pending.after_script(&notifier, false);
+        pending.after_write(&notifier, "COMMIT", 0, true);
+        pending.after_script(&notifier, true);
+        assert_eq!(next(&rx), change(ChangeKind::Statement, 2));
+        assert_eq!(next(&rx), change(ChangeKind::Commit, 4));
+        // The script inside the manual transaction made it dirty: its COMMIT is a change.
+        assert_eq!(next(&rx), change(ChangeKind::Commit, 0));
+        assert_eq!(next(&rx), change(ChangeKind::Script, 0));
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+    }
+
+    #[test]
+    fn a_cancelled_or_dropped_handle_stops_its_listener() {
+        let notifier = Notifier::default();
+        let (first, first_rx) = listen(&notifier);
+        let (second, second_rx) = listen(&notifier);
+        notifier.emit(change(ChangeKind::Statement, 1));
+        assert_eq!(next(&first_rx), change(ChangeKind::Statement, 1));
+        assert_eq!(next(&second_rx), change(ChangeKind::Statement, 1));
+        first.cancel();
+        assert!(!first.is_active());
+        drop(second);
+        let (_third, third_rx) = listen(&notifier);
+        notifier.emit(change(ChangeKind::Sync, 7));
+        assert_eq!(next(&third_rx), change(ChangeKind::Sync, 7));
+        assert!(first_rx.try_recv().is_err());
+        assert!(second_rx.try_recv().is_err());
+    }
+}

@@ -77,3 +77,25 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".to_owned());
     format!("a panic in the Tidepool library: {text}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_call_comes_back_as_an_internal_error() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let result: Result<(), TidepoolError> = rt.block_on(run(async { panic!("boom") }));
+        match result {
+            Err(TidepoolError::Internal { code, reason, .. }) => {
+                assert_eq!(code, "INTERNAL");
+                assert!(reason.contains("boom"), "{reason}");
+            }
+            other => panic!("expected Internal, got {other:?}"),
+        }
+        let ok = rt.block_on(run(async { Ok(42) }));
+        assert_eq!(ok.ok(), Some(42));
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
@@ -14,6 +15,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::error::{coded, core, usage};
 use crate::result::{JsResult, JsResults};
 use crate::statement::{params, StmtIn};
+use crate::sync::{JsSyncReport, JsSyncStatus};
 use crate::transaction::{begin_sql, Transaction};
 use crate::value::{Arg, IntMode};
 
@@ -78,16 +80,36 @@ pub struct Database {
 impl Database {
     /// `url` as the core takes it (http(s), ws(s), libsql, file:, :memory:); `concurrency`
     /// is the most calls in flight at once; `intMode` one of number, bigint, string.
+    /// With `replicaPath`, a replica of the server at `url` in that file, synced every
+    /// `syncIntervalSecs` when given.
     #[napi(constructor)]
     pub fn new(
         url: String,
         auth_token: Option<String>,
         concurrency: u32,
         int_mode: String,
+        replica_path: Option<String>,
+        sync_interval_secs: Option<f64>,
     ) -> napi::Result<Self> {
         let int_mode = IntMode::parse(&int_mode)
             .ok_or_else(|| usage(format!("invalid intMode {int_mode:?}")))?;
-        let mut builder = tidepool::Builder::new(url);
+        let mut builder = match replica_path {
+            Some(path) => tidepool::Builder::replica(path, url),
+            None => tidepool::Builder::new(url),
+        };
+        if let Some(secs) = sync_interval_secs {
+            let interval = Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    coded(
+                        "ARG_RANGE",
+                        None,
+                        &format!("syncInterval must be a positive number of seconds, not {secs}"),
+                    )
+                })?;
+            builder = builder.sync_interval(interval);
+        }
         if let Some(token) = auth_token {
             builder = builder.auth_token(token);
         }
@@ -106,11 +128,43 @@ impl Database {
         })
     }
 
-    /// `"file"` for a local database, else `"http"` or `"ws"` by the URL's scheme.
+    /// `"local"`, `"replica"` or `"remote"`.
+    #[napi]
+    pub fn kind(&self) -> String {
+        let db = &self.shared.db;
+        if db.is_local() {
+            "local"
+        } else if db.is_replica() {
+            "replica"
+        } else {
+            "remote"
+        }
+        .to_owned()
+    }
+
+    /// Replica: pulls what changed on the server (the first sync copies everything).
+    /// Fails with `UNSUPPORTED` on a database that is not a replica.
+    #[napi(ts_return_type = "Promise<JsSyncReport>")]
+    pub fn sync<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsSyncReport>> {
+        let shared = Arc::clone(&self.shared);
+        env.spawn_future(async move {
+            let report = shared.db.sync().await.map_err(core)?;
+            Ok(JsSyncReport::from(report))
+        })
+    }
+
+    /// Replica: where syncing stands; `null` for a database that is not a replica.
+    #[napi]
+    pub fn sync_status(&self) -> Option<JsSyncStatus> {
+        self.shared.db.sync_status().map(JsSyncStatus::from)
+    }
+
+    /// `"file"` for a local database or a replica (as @libsql/client reports embedded
+    /// replicas), else `"http"` or `"ws"` by the URL's scheme.
     #[napi]
     pub fn protocol(&self) -> String {
         let db = &self.shared.db;
-        if db.is_local() {
+        if db.is_local() || db.is_replica() {
             "file"
         } else if db.url().starts_with("ws") {
             "ws"

@@ -8,6 +8,7 @@ mod database;
 mod error;
 mod result;
 mod statement;
+mod sync;
 mod transaction;
 mod value;
 

@@ -28,14 +28,17 @@ describe("configuration", () => {
     }
   });
 
-  it("refuses a replica (not supported yet) with SYNC_NOT_SUPPORTED", async () => {
-    assert.throws(
-      () => createClient({ url: "file:/tmp/x.db", syncUrl: "http://127.0.0.1:1" }),
-      (e) => e instanceof LibsqlError && e.code === "SYNC_NOT_SUPPORTED",
-    );
+  it("refuses what replicas cannot do, and sync() without a replica", async () => {
+    const check = (config, code) =>
+      assert.throws(() => createClient(config), (e) => e instanceof LibsqlError && e.code === code, JSON.stringify(config));
+    check({ url: "file:/tmp/x.db", syncUrl: "http://127.0.0.1:1", offline: true }, "OFFLINE_NOT_SUPPORTED");
+    check({ url: ":memory:", syncUrl: "http://127.0.0.1:1" }, "URL_INVALID");
+    check({ url: "file:/tmp/x.db", syncUrl: "ftp://127.0.0.1:1" }, "URL_SCHEME_NOT_SUPPORTED");
+    assert.throws(() => createClient({ url: "file:/tmp/x.db", syncUrl: "http://127.0.0.1:1", syncInterval: -1 }), RangeError);
     const db = createClient({ url: ":memory:" });
     const e = await rejects(db.sync());
     assert.equal(e.code, "SYNC_NOT_SUPPORTED");
+    assert.equal(db.syncStatus(), null);
     db.close();
   });
 

@@ -11,6 +11,7 @@ import type {
   InStatement,
   Replicated,
   ResultSet,
+  SyncStatus,
   Transaction,
   TransactionMode,
 } from "./types";
@@ -71,7 +72,7 @@ export class TidepoolClient implements Client {
     this.#open = open;
     this.#db = open();
     this.protocol = this.#db.protocol();
-    this.#local = this.protocol === "file";
+    this.#local = this.#db.kind() === "local";
   }
 
   #check(): NativeDatabase {
@@ -134,11 +135,32 @@ export class TidepoolClient implements Client {
     await db.executeMultiple(sql).catch(rethrow);
   }
 
-  /** Replicas are not available yet: fails with `SYNC_NOT_SUPPORTED`, as @libsql/client
-   * does for a client that has no replica. */
+  /** A replica pulls what changed on the server (the first sync copies everything); any
+   * other client fails with `SYNC_NOT_SUPPORTED`, as @libsql/client's remote clients do. */
   async sync(): Promise<Replicated> {
-    this.#check();
-    throw new LibsqlError("sync() needs an embedded replica, which this client does not have", "SYNC_NOT_SUPPORTED");
+    const db = this.#check();
+    if (db.kind() !== "replica") {
+      throw new LibsqlError("sync() needs an embedded replica (a file: url with a syncUrl)", "SYNC_NOT_SUPPORTED");
+    }
+    const r = await db.sync().catch(rethrow);
+    return { frame_no: r.position, frames_synced: r.rowsCopied + r.changesApplied, ...r };
+  }
+
+  /** A replica's sync state; `null` for a client that is not a replica. */
+  syncStatus(): SyncStatus | null {
+    const s = this.#check().syncStatus();
+    if (s === null) return null;
+    const e = s.lastError;
+    return {
+      bootstrapped: s.bootstrapped,
+      position: s.position,
+      serverPosition: s.serverPosition,
+      lastSyncedAt: s.lastSyncedAt == null ? null : new Date(s.lastSyncedAt),
+      lastDurationMs: s.lastDurationMs ?? null,
+      lastError: e == null ? null : new LibsqlError(e.message, e.code, e.extendedCode ?? undefined),
+      syncing: s.syncing,
+      syncs: s.syncs,
+    };
   }
 
   /** Closes the client: later calls fail with `CLIENT_CLOSED`; open transactions go on. */
@@ -234,7 +256,7 @@ export function createClient(config: Config): Client {
   const { Database } = native();
   return new TidepoolClient(() => {
     try {
-      return new Database(c.url, c.authToken, c.concurrency, c.intMode);
+      return new Database(c.url, c.authToken, c.concurrency, c.intMode, c.replicaPath, c.syncInterval);
     } catch (e) {
       const mapped = mapError(e);
       if (mapped instanceof LibsqlError && mapped.code === "INVALID_CONFIG") {

@@ -3,11 +3,15 @@ import { LibsqlError } from "./errors";
 import type { Config, IntMode } from "./types";
 
 export interface Expanded {
-  /** The URL the core takes (no query string for remote URLs). */
+  /** The URL the core takes (no query string for remote URLs); a replica's server URL. */
   url: string;
   authToken: string | null;
   intMode: IntMode;
   concurrency: number;
+  /** A replica's local file. */
+  replicaPath: string | null;
+  /** A replica's background sync period, in seconds. */
+  syncInterval: number | null;
 }
 
 const REMOTE = new Set(["libsql:", "http:", "https:", "ws:", "wss:"]);
@@ -25,21 +29,39 @@ export function expandConfig(config: Config): Expanded {
   if (typeof config.url !== "string") {
     throw new TypeError(`Expected config.url to be a string, got ${typeof config.url}`);
   }
-  if (config.syncUrl !== undefined) {
+  if (config.offline) {
     throw new LibsqlError(
-      "Embedded replicas (syncUrl) are not supported by this version of the Tidepool client",
-      "SYNC_NOT_SUPPORTED",
+      "Offline writes are not supported yet: a replica sends its writes to the server",
+      "OFFLINE_NOT_SUPPORTED",
     );
   }
   const concurrency = Math.max(1, config.concurrency || 20);
-  let authToken = config.authToken ?? null;
   const url = config.url;
   if (url === ":memory:" || url.startsWith("file:")) {
     if (url.includes("#")) {
       throw new LibsqlError(`URL fragments are not supported: ${JSON.stringify(url)}`, "URL_INVALID");
     }
-    return { url, authToken: null, intMode, concurrency };
+    if (config.syncUrl === undefined) {
+      return { url, authToken: null, intMode, concurrency, replicaPath: null, syncInterval: null };
+    }
+    if (url === ":memory:" || url.startsWith("file::memory:")) {
+      throw new LibsqlError("An embedded replica needs a file, not an in-memory database", "URL_INVALID");
+    }
+    if (config.syncInterval !== undefined && !(typeof config.syncInterval === "number" && config.syncInterval > 0)) {
+      throw new RangeError(`syncInterval must be a positive number of seconds, got ${String(config.syncInterval)}`);
+    }
+    const remote = expandRemote(config.syncUrl, config.authToken ?? null, config.tls);
+    const replicaPath = url.startsWith("file://") ? new URL(url).pathname : url.slice("file:".length);
+    return { ...remote, intMode, concurrency, replicaPath, syncInterval: config.syncInterval ?? null };
   }
+  const remote = expandRemote(url, config.authToken ?? null, config.tls);
+  return { ...remote, intMode, concurrency, replicaPath: null, syncInterval: null };
+}
+
+/** A remote URL checked as @libsql/client checks it: its scheme, `authToken` and `tls`
+ * parameters, and `libsql:` resolved to HTTPS (or HTTP with `tls=0`). */
+function expandRemote(url: string, token: string | null, tlsOption: boolean | undefined): { url: string; authToken: string | null } {
+  let authToken = token;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -56,7 +78,7 @@ export function expandConfig(config: Config): Expanded {
   if (parsed.hash !== "") {
     throw new LibsqlError(`URL fragments are not supported: ${JSON.stringify(parsed.hash)}`, "URL_INVALID");
   }
-  let tls = config.tls;
+  let tls = tlsOption;
   for (const [key, value] of parsed.searchParams) {
     if (key === "authToken") {
       authToken = value;
@@ -85,5 +107,5 @@ export function expandConfig(config: Config): Expanded {
   }
   const auth = parsed.username !== "" ? `${parsed.username}${parsed.password ? ":" + parsed.password : ""}@` : "";
   const core = `${scheme}//${auth}${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname}`;
-  return { url: core, authToken, intMode, concurrency };
+  return { url: core, authToken };
 }

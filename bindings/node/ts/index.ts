@@ -21,6 +21,7 @@ export type {
   Replicated,
   ResultSet,
   Row,
+  SyncStatus,
   Transaction,
   TransactionMode,
   Value,

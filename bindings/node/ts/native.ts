@@ -21,8 +21,32 @@ export interface NativeTransaction {
   readonly closed: boolean;
 }
 
+export interface NativeSyncReport {
+  rowsCopied: number;
+  tablesCopied: number;
+  copiesResumed: number;
+  tablesDropped: number;
+  changesApplied: number;
+  position: number;
+  serverPosition: number;
+}
+
+export interface NativeSyncStatus {
+  bootstrapped: boolean;
+  position: number;
+  serverPosition: number;
+  lastSyncedAt?: number | null;
+  lastDurationMs?: number | null;
+  lastError?: { code: string; extendedCode?: string | null; message: string } | null;
+  syncing: boolean;
+  syncs: number;
+}
+
 export interface NativeDatabase {
   protocol(): string;
+  kind(): "local" | "replica" | "remote";
+  sync(): Promise<NativeSyncReport>;
+  syncStatus(): NativeSyncStatus | null;
   execute(sql: string, args: unknown[] | null, names: string[] | null): Promise<RawResult>;
   executeSync(sql: string, args: unknown[] | null, names: string[] | null): RawResult;
   batch(stmts: RawStmt[], mode: string): Promise<RawResult[]>;
@@ -38,6 +62,8 @@ export interface NativeModule {
     authToken: string | null,
     concurrency: number,
     intMode: string,
+    replicaPath: string | null,
+    syncIntervalSecs: number | null,
   ) => NativeDatabase;
 }
 

@@ -8,9 +8,12 @@ export interface Config {
   url: string;
   /** The JWT sent to the server. */
   authToken?: string;
-  /** Replicas are not available yet: a `syncUrl` is refused with `SYNC_NOT_SUPPORTED`. */
+  /** With a `file:` url: a replica of this server in that file (reads local, writes on the
+   * server, read-your-writes). */
   syncUrl?: string;
+  /** A replica's background sync period, in seconds. */
   syncInterval?: number;
+  /** Offline writes are not supported yet: `true` is refused with `OFFLINE_NOT_SUPPORTED`. */
   offline?: boolean;
   /** Whether a `libsql:` URL uses TLS (default true). */
   tls?: boolean;
@@ -47,7 +50,39 @@ export interface ResultSet {
   toJSON(): any;
 }
 
-export type Replicated = { frame_no: number; frames_synced: number } | undefined;
+/** What `sync()` did: @libsql/client's `frame_no` (the replica's position in the server's
+ * change stream) and `frames_synced` (rows and changes applied), and Tidepool's details. */
+export type Replicated =
+  | {
+      frame_no: number;
+      frames_synced: number;
+      rowsCopied: number;
+      tablesCopied: number;
+      copiesResumed: number;
+      tablesDropped: number;
+      changesApplied: number;
+      position: number;
+      serverPosition: number;
+    }
+  | undefined;
+
+/** Where a replica's syncing stands (Tidepool's addition: `client.syncStatus()`). */
+export interface SyncStatus {
+  /** Whether the first copy has completed (reads before it see an empty database). */
+  bootstrapped: boolean;
+  /** The replica's position in the server's change stream. */
+  position: number;
+  /** The server's position when last seen; the difference is how far behind the replica was. */
+  serverPosition: number;
+  /** When the last successful sync ended. */
+  lastSyncedAt: Date | null;
+  lastDurationMs: number | null;
+  /** The last sync's error, if it failed. */
+  lastError: import("./errors").LibsqlError | null;
+  syncing: boolean;
+  /** Successful syncs since the client was created. */
+  syncs: number;
+}
 
 export interface Transaction {
   execute(stmt: InStatement): Promise<ResultSet>;
@@ -68,6 +103,8 @@ export interface Client {
   transaction(mode?: TransactionMode): Promise<Transaction>;
   executeMultiple(sql: string): Promise<void>;
   sync(): Promise<Replicated>;
+  /** Tidepool: a replica's sync state; `null` for a client that is not a replica. */
+  syncStatus(): SyncStatus | null;
   close(): void;
   reconnect(): void;
   closed: boolean;

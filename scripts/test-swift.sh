@@ -41,7 +41,7 @@ server_bin="$CARGO_TARGET_DIR/debug/tidepool-server"
 step "uniffi crate build and generated-file drift check"
 bash scripts/swift-generate.sh
 
-step "start tidepool-server on loopback ports (one open, one requiring tokens)"
+step "start tidepool-server on loopback ports (open; requiring tokens; 1 s transaction timeout)"
 work="$(mktemp -d)"
 server_pids=()
 cleanup() {
@@ -88,6 +88,8 @@ token="$("${server_env[@]}" "$server_bin" gen-token --private-key "$work/keys/jw
 ro_token="$("${server_env[@]}" "$server_bin" gen-token --private-key "$work/keys/jwt_private.pem" --read-only)"
 start_server auth --auth-jwt-key-file "$work/keys/jwt_key.pem"
 auth_url="$server_url"
+start_server short-txn --txn-timeout-secs 1
+short_txn_url="$server_url"
 
 step "swift build and swift test (inside the trixie root)"
 mkdir -p "$cache/build"
@@ -102,7 +104,7 @@ set +e
     # Swift Testing has no tests here; XCTest's summary is the one that counts.
     # TIDEPOOL_SWIFT_FILTER runs only the matching tests (swift test --filter).
     TIDEPOOL_TEST_URL="$url" TIDEPOOL_TEST_AUTH_URL="$auth_url" TIDEPOOL_TEST_TOKEN="$token" \
-        TIDEPOOL_TEST_RO_TOKEN="$ro_token" TIDEPOOL_TEST_VECTORS="$repo/protocol/vectors" LD_LIBRARY_PATH="$lib" \
+        TIDEPOOL_TEST_RO_TOKEN="$ro_token" TIDEPOOL_TEST_SHORT_TXN_URL="$short_txn_url" TIDEPOOL_TEST_VECTORS="$repo/protocol/vectors" LD_LIBRARY_PATH="$lib" \
         bash "$repo/scripts/swift-chroot.sh" swift test --skip-build --disable-swift-testing \
         --scratch-path "$cache/build" "${linker[@]}" ${TIDEPOOL_SWIFT_FILTER:+--filter "$TIDEPOOL_SWIFT_FILTER"}
 ) 2>&1 | tee "$work/swift.log"

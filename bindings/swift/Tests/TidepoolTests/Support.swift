@@ -33,6 +33,15 @@ enum TestServer {
         return (url, token, readOnly)
     }
 
+    /// A third server, which rolls back a transaction left open for more than a second.
+    static func shortTransactionURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["TIDEPOOL_TEST_SHORT_TXN_URL"], !url.isEmpty else {
+            XCTFail("TIDEPOOL_TEST_SHORT_TXN_URL is not set: run scripts/test-swift.sh")
+            throw XCTSkip("no short-transaction server")
+        }
+        return url
+    }
+
     /// Both transports, for tests that run over each.
     static func urls() throws -> [String] {
         [try httpURL(), try wsURL()]

@@ -36,16 +36,32 @@ pub struct Pool {
     busy_timeout: Duration,
     idle: Mutex<Vec<SqlConn>>,
     max_idle: usize,
+    /// Page cache per connection in KiB (`PRAGMA cache_size = -N`); `None` keeps SQLite's
+    /// default (2,000 KiB).
+    cache_kib: Option<u32>,
 }
 
 impl Pool {
     /// Opens (creating if needed) the database and switches it to WAL.
     pub fn open(path: &Path, busy_timeout: Duration, max_idle: usize) -> rusqlite::Result<Self> {
+        Self::open_with_cache(path, busy_timeout, max_idle, None)
+    }
+
+    /// As [`Pool::open`], with each connection's page cache capped at `cache_kib` KiB. A
+    /// server with many streams holds one connection per stream, so the cap bounds memory;
+    /// SQLite still reads through the operating system's file cache.
+    pub fn open_with_cache(
+        path: &Path,
+        busy_timeout: Duration,
+        max_idle: usize,
+        cache_kib: Option<u32>,
+    ) -> rusqlite::Result<Self> {
         let pool = Pool {
             path: path.to_owned(),
             busy_timeout,
             idle: Mutex::new(Vec::new()),
             max_idle,
+            cache_kib,
         };
         let first = pool.connect()?;
         first.conn.pragma_update(None, "journal_mode", "wal")?;
@@ -79,6 +95,11 @@ impl Pool {
         }
     }
 
+    /// How long a statement waits for a lock before `SQLITE_BUSY`.
+    pub fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
     fn connect(&self) -> rusqlite::Result<SqlConn> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -88,6 +109,9 @@ impl Pool {
         conn.busy_timeout(self.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(128);
         conn.pragma_update(None, "synchronous", "normal")?;
+        if let Some(kib) = self.cache_kib {
+            conn.pragma_update(None, "cache_size", -i64::from(kib))?;
+        }
         let dirty = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&dirty);
         conn.authorizer(Some(move |ctx: AuthContext<'_>| authorize(&ctx, &flag)));
@@ -119,6 +143,25 @@ mod tests {
 
     fn pool(dir: &tempfile::TempDir) -> Pool {
         Pool::open(&dir.path().join("t.db"), Duration::from_secs(1), 4).expect("open")
+    }
+
+    #[test]
+    fn page_cache_is_capped_when_asked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let cache = |pool: &Pool| -> i64 {
+            let conn = pool.get().expect("conn");
+            let size = conn
+                .conn
+                .query_row("PRAGMA cache_size", [], |r| r.get(0))
+                .expect("read");
+            pool.put(conn);
+            size
+        };
+        let capped = Pool::open_with_cache(&path, Duration::from_secs(1), 4, Some(256));
+        assert_eq!(cache(&capped.expect("open")), -256);
+        let default = Pool::open(&path, Duration::from_secs(1), 4).expect("open");
+        assert_eq!(cache(&default), -2000);
     }
 
     #[test]

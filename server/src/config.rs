@@ -42,6 +42,14 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Idle SQLite connections kept for reuse. Default 64.
     pub max_idle_connections: usize,
+    /// Page cache of each SQLite connection, in KiB (`PRAGMA cache_size`). Every open stream
+    /// holds a connection, so this bounds what many streams cost; reads still go through the
+    /// operating system's file cache. `None` keeps SQLite's default (2,000 KiB). Default 512.
+    pub cache_size_kib: Option<u32>,
+    /// Short reads (a `SELECT` or `VALUES` statement) run on the async worker that received
+    /// them for at most this long, then move to the blocking pool and start again; zero sends
+    /// everything to the blocking pool. Default 2 ms.
+    pub inline_budget: Duration,
 }
 
 impl Config {
@@ -66,6 +74,8 @@ impl Config {
             max_concurrent_requests: 1024,
             request_timeout: Duration::from_secs(60),
             max_idle_connections: 64,
+            cache_size_kib: Some(512),
+            inline_budget: Duration::from_millis(2),
         }
     }
 }

@@ -35,6 +35,7 @@ use tower_http::trace::TraceLayer;
 pub use crate::auth::{Access, Auth};
 pub use crate::config::Config;
 use crate::state::AppState;
+pub use crate::ws::WsHarness;
 
 /// A running server. Dropping it does not stop it; call [`RunningServer::shutdown`].
 #[derive(Debug)]
@@ -60,11 +61,7 @@ impl RunningServer {
 
     /// What the server holds right now: for tests and monitoring.
     pub fn stats(&self) -> Stats {
-        Stats {
-            ws_connections: self.state.ws_connections.get(),
-            ws_streams: self.state.ws_streams.get(),
-            http_streams: self.state.http_streams.len(),
-        }
+        self.state.stats()
     }
 
     /// Stops accepting connections and waits for the accept loop to end.
@@ -173,10 +170,11 @@ fn build(config: Config) -> anyhow::Result<(Arc<AppState>, axum::Router)> {
         Some(path) => Auth::from_key_file(path)?,
         None => Auth::disabled(),
     };
-    let pool = db::Pool::open(
+    let pool = db::Pool::open_with_cache(
         &config.db_path,
         config.busy_timeout,
         config.max_idle_connections,
+        config.cache_size_kib,
     )
     .with_context(|| format!("opening database {}", config.db_path.display()))?;
     let state = Arc::new(AppState::new(config, pool, auth));

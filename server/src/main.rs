@@ -76,6 +76,18 @@ struct ServeArgs {
     /// Stored SQL texts per WebSocket connection or HTTP stream.
     #[arg(long, default_value_t = 150)]
     max_sql_texts: usize,
+    /// Page cache of each SQLite connection (one per open stream), in KiB; 0 keeps SQLite's
+    /// default of 2,000 KiB.
+    #[arg(long, default_value_t = 512)]
+    cache_size_kib: u32,
+    /// Microseconds a short read (SELECT or VALUES) may run on the async worker before it
+    /// moves to the blocking pool; 0 sends every statement to the blocking pool.
+    #[arg(long, default_value_t = 2000)]
+    inline_budget_us: u64,
+    /// Seconds one HTTP request may take before the server answers 408 and interrupts the
+    /// SQLite statement it is running.
+    #[arg(long, default_value_t = 60)]
+    request_timeout_secs: u64,
 }
 
 impl ServeArgs {
@@ -90,6 +102,9 @@ impl ServeArgs {
         config.max_request_bytes = self.max_request_bytes;
         config.max_response_bytes = self.max_response_bytes;
         config.max_sql_texts = self.max_sql_texts;
+        config.cache_size_kib = (self.cache_size_kib > 0).then_some(self.cache_size_kib);
+        config.inline_budget = Duration::from_micros(self.inline_budget_us);
+        config.request_timeout = Duration::from_secs(self.request_timeout_secs);
         config
     }
 }

@@ -4,7 +4,9 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use rusqlite::InterruptHandle;
 
 use tidepool_protocol::Error;
 
@@ -12,6 +14,20 @@ use crate::auth::Access;
 use crate::db::{Pool, SqlConn};
 use crate::errors::sqlite_error;
 use crate::exec::{ExecLimits, Executor};
+
+/// SQLite virtual-machine steps between two looks at the clock while a read runs inline.
+const PROGRESS_EVERY: i32 = 1000;
+
+thread_local! {
+    /// Set when an inline run was stopped (budget spent, or a lock was busy).
+    static GAVE_UP: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The busy handler of an inline run: no waiting on the async worker.
+fn give_up_when_busy(_: i32) -> bool {
+    GAVE_UP.set(true);
+    false
+}
 
 /// The SQL side of one stream. Blocking methods: call them on a blocking thread.
 #[derive(Debug)]
@@ -55,11 +71,7 @@ impl Session {
         max_response_bytes: usize,
         f: impl FnOnce(&Executor<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let conn = match self.conn.take() {
-            Some(conn) => conn,
-            None => self.pool.get().map_err(|e| sqlite_error(&e))?,
-        };
-        let conn = self.conn.insert(conn);
+        let conn = connection(&mut self.conn, &self.pool)?;
         let executor = Executor {
             conn: &conn.conn,
             access: self.access,
@@ -80,6 +92,42 @@ impl Session {
         result
     }
 
+    /// A handle that interrupts whatever statement this stream's connection is running, from
+    /// any thread (`sqlite3_interrupt`).
+    pub fn interrupt_handle(&mut self) -> Result<InterruptHandle, Error> {
+        Ok(connection(&mut self.conn, &self.pool)?
+            .conn
+            .get_interrupt_handle())
+    }
+
+    /// Runs `work` (read-only statements only: see [`crate::blocking::inline_sql`]) right here
+    /// on the calling thread for at most `budget`, without waiting on a lock. `None` when the
+    /// budget ran out or the database was busy: the reads were abandoned and the caller runs
+    /// them again on the blocking pool.
+    pub fn inline<R>(&mut self, budget: Duration, work: impl FnOnce(&mut Self) -> R) -> Option<R> {
+        let busy_timeout = self.pool.busy_timeout();
+        let conn = &connection(&mut self.conn, &self.pool).ok()?.conn;
+        let deadline = Instant::now() + budget;
+        GAVE_UP.set(false);
+        conn.progress_handler(
+            PROGRESS_EVERY,
+            Some(move || {
+                let over = Instant::now() >= deadline;
+                if over {
+                    GAVE_UP.set(true);
+                }
+                over
+            }),
+        );
+        let _ = conn.busy_handler(Some(give_up_when_busy as fn(i32) -> bool));
+        let result = work(self);
+        if let Some(conn) = &self.conn {
+            conn.conn.progress_handler(0, None::<fn() -> bool>);
+            let _ = conn.conn.busy_timeout(busy_timeout);
+        }
+        (!GAVE_UP.replace(false)).then_some(result)
+    }
+
     /// Whether the stream is outside any transaction.
     pub fn is_autocommit(&self) -> bool {
         self.conn.as_ref().is_none_or(|c| c.conn.is_autocommit())
@@ -88,6 +136,14 @@ impl Session {
     /// When the open transaction began, if one is open.
     pub fn txn_since(&self) -> Option<Instant> {
         self.txn_since
+    }
+}
+
+/// A stream's connection, taken from the pool on first use.
+fn connection<'c>(conn: &'c mut Option<SqlConn>, pool: &Pool) -> Result<&'c mut SqlConn, Error> {
+    match conn {
+        Some(conn) => Ok(conn),
+        None => Ok(conn.insert(pool.get().map_err(|e| sqlite_error(&e))?)),
     }
 }
 

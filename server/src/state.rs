@@ -76,6 +76,15 @@ impl AppState {
         }
     }
 
+    /// What the server holds right now.
+    pub fn stats(&self) -> crate::Stats {
+        crate::Stats {
+            ws_connections: self.ws_connections.get(),
+            ws_streams: self.ws_streams.get(),
+            http_streams: self.http_streams.len(),
+        }
+    }
+
     /// A fresh stream session for a client with `access`.
     pub fn new_session(&self, access: Access) -> Session {
         Session::new(Arc::clone(&self.pool), access, self.limits())

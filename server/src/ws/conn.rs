@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::{SinkExt as _, StreamExt as _};
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::{Sink, SinkExt as _, Stream, StreamExt as _};
 use tidepool_protocol::version::Subprotocol;
 use tidepool_protocol::ws::{
     ClientMsg, CloseSqlResp, HelloErrorMsg, HelloOkMsg, OpenStreamResp, Request, RequestMsg,
@@ -46,13 +46,18 @@ struct Conn {
     outbox: Outbox,
 }
 
-/// Runs a connection until the client leaves or breaks the protocol.
-pub async fn run(
+/// Runs a connection until the client leaves or breaks the protocol. `socket` is the
+/// upgraded WebSocket, or any other carrier of its messages (the in-process harness,
+/// [`crate::WsHarness`]).
+pub async fn run<S>(
     app: Arc<AppState>,
-    socket: WebSocket,
+    socket: S,
     protocol: Subprotocol,
     header_access: Option<Access>,
-) {
+) where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error>,
+    S: Send + 'static,
+{
     let _live = app.ws_connections.enter();
     let (mut sink, mut source) = socket.split();
     let (outbox, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();

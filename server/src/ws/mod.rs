@@ -1,7 +1,10 @@
 //! Hrana over WebSocket: subprotocol negotiation on `/`, then one session per socket.
 
 mod conn;
+mod harness;
 mod stream;
+
+pub use harness::WsHarness;
 
 use std::sync::Arc;
 

@@ -53,6 +53,26 @@ impl Op {
                 | Op::GetAutocommit
         )
     }
+
+    /// Requests made only of reads, which may run inline (see `crate::blocking`).
+    fn is_read(&self) -> bool {
+        match self {
+            Op::Execute(stmt, sqls) => stmt_is_read(stmt, sqls),
+            Op::Batch(batch, sqls) => op_is_read(batch, sqls),
+            Op::Describe(..) | Op::GetAutocommit => true,
+            _ => false,
+        }
+    }
+}
+
+fn stmt_is_read(stmt: &Stmt, sqls: &Sqls) -> bool {
+    match (&stmt.sql, stmt.sql_id) {
+        (Some(sql), None) => crate::blocking::inline_sql(sql),
+        (None, Some(id)) => sqls
+            .get(&id)
+            .is_some_and(|sql| crate::blocking::inline_sql(sql)),
+        _ => false,
+    }
 }
 
 pub struct StreamOp {
@@ -66,11 +86,20 @@ pub fn closed_response() -> Response {
     Response::CloseStream(CloseStreamResp {})
 }
 
-/// A cursor running on a blocking thread, which holds the session until it ends.
+/// An open cursor.
 struct Cursor {
     id: i32,
-    entries: mpsc::Receiver<CursorEntry>,
-    session_back: oneshot::Receiver<Session>,
+    source: Source,
+}
+
+enum Source {
+    /// Running on a blocking thread, which holds the session until it ends.
+    Running {
+        entries: mpsc::Receiver<CursorEntry>,
+        session_back: oneshot::Receiver<Session>,
+    },
+    /// Ran to the end inline: every entry is here and the session never left.
+    Done(std::collections::VecDeque<CursorEntry>),
 }
 
 struct Worker {
@@ -161,8 +190,38 @@ impl Worker {
         self.cursor.is_none() && self.timed_out.is_none() && self.session.is_some()
     }
 
-    /// Runs consecutive plain requests in order on one blocking thread.
+    /// Runs consecutive plain requests in order: reads inline while they last (and fit the
+    /// budget), the rest on one blocking thread.
     async fn handle_run(&mut self, run: Vec<StreamOp>) {
+        let budget = self.app.config.inline_budget;
+        let mut ops = run.into_iter();
+        let mut run = Vec::new();
+        for op in ops.by_ref() {
+            let session = match self.session.as_mut() {
+                Some(session) if !budget.is_zero() && op.op.is_read() => session,
+                _ => {
+                    run.push(op);
+                    break;
+                }
+            };
+            session.access = op.access;
+            match session.inline(budget, |session| run_op(session, &op.op)) {
+                Some(result) => {
+                    let _ = self.outbox.send(Outgoing {
+                        msg: reply_msg(op.request_id, result),
+                        permit: Some(op.permit),
+                    });
+                }
+                None => {
+                    run.push(op);
+                    break;
+                }
+            }
+        }
+        run.extend(ops);
+        if run.is_empty() {
+            return;
+        }
         let Some(mut session) = self.session.take() else {
             return;
         };
@@ -178,7 +237,7 @@ impl Worker {
                          permit,
                      }| {
                         session.access = access;
-                        (reply_msg(request_id, run_op(&mut session, op)), permit)
+                        (reply_msg(request_id, run_op(&mut session, &op)), permit)
                     },
                 )
                 .collect();
@@ -260,11 +319,25 @@ impl Worker {
         };
         session.access = access;
         if let Op::OpenCursor(id, batch, sqls) = op {
-            self.start_cursor(id, batch, sqls, session);
+            let budget = self.app.config.inline_budget;
+            let inline = (!budget.is_zero() && op_is_read(&batch, &sqls))
+                .then(|| session.inline(budget, |session| cursor_inline(session, &batch, &sqls)))
+                .flatten()
+                .flatten();
+            match inline {
+                Some(entries) => {
+                    self.session = Some(session);
+                    self.cursor = Some(Cursor {
+                        id,
+                        source: Source::Done(entries),
+                    });
+                }
+                None => self.start_cursor(id, batch, sqls, session),
+            }
             return Ok(Response::OpenCursor(OpenCursorResp {}));
         }
         let work = crate::blocking::run(move || {
-            let result = run_op(&mut session, op);
+            let result = run_op(&mut session, &op);
             (session, result)
         });
         match work.await {
@@ -291,8 +364,10 @@ impl Worker {
         });
         self.cursor = Some(Cursor {
             id,
-            entries,
-            session_back,
+            source: Source::Running {
+                entries,
+                session_back,
+            },
         });
     }
 
@@ -301,29 +376,49 @@ impl Worker {
             return Err(err(code::CURSOR_NOT_FOUND, format!("no open cursor {id}")));
         };
         let max = (max as usize).min(MAX_FETCH);
-        let mut entries = Vec::new();
+        let entries = match &mut cursor.source {
+            Source::Done(buffered) => {
+                let take = max.min(buffered.len());
+                let entries = buffered.drain(..take).collect();
+                let done = buffered.is_empty();
+                return Ok(Response::FetchCursor(FetchCursorResp { entries, done }));
+            }
+            Source::Running { entries, .. } => entries,
+        };
+        let mut fetched = Vec::new();
         let mut done = false;
         if max > 0 {
-            match cursor.entries.recv().await {
-                Some(entry) => entries.push(entry),
+            match entries.recv().await {
+                Some(entry) => fetched.push(entry),
                 None => done = true,
             }
         }
-        while !done && entries.len() < max {
-            match cursor.entries.try_recv() {
-                Ok(entry) => entries.push(entry),
+        while !done && fetched.len() < max {
+            match entries.try_recv() {
+                Ok(entry) => fetched.push(entry),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => done = true,
             }
         }
-        Ok(Response::FetchCursor(FetchCursorResp { entries, done }))
+        Ok(Response::FetchCursor(FetchCursorResp {
+            entries: fetched,
+            done,
+        }))
     }
 
     /// Stops the cursor (its thread sees the closed channel) and takes the session back.
     async fn stop_cursor(&mut self) {
-        if let Some(cursor) = self.cursor.take() {
-            drop(cursor.entries);
-            self.session = cursor.session_back.await.ok();
+        if let Some(Cursor {
+            source:
+                Source::Running {
+                    entries,
+                    session_back,
+                },
+            ..
+        }) = self.cursor.take()
+        {
+            drop(entries);
+            self.session = session_back.await.ok();
         }
     }
 
@@ -336,25 +431,57 @@ impl Worker {
     }
 }
 
-fn run_op(session: &mut Session, op: Op) -> Result<Response, Error> {
+fn op_is_read(batch: &Batch, sqls: &Sqls) -> bool {
+    batch
+        .steps
+        .iter()
+        .all(|step| stmt_is_read(&step.stmt, sqls))
+}
+
+/// Runs a cursor to its end, keeping every entry, unless it has more than `CURSOR_BUFFER`
+/// (then `None`: it runs again as a streaming cursor).
+fn cursor_inline(
+    session: &mut Session,
+    batch: &Batch,
+    sqls: &Sqls,
+) -> Option<std::collections::VecDeque<CursorEntry>> {
+    let mut entries = std::collections::VecDeque::new();
+    let mut fits = true;
+    let outcome = session.with_executor(sqls, |ex| {
+        ex.cursor(batch, |entry| {
+            fits = entries.len() < CURSOR_BUFFER;
+            if fits {
+                entries.push_back(entry);
+            }
+            fits
+        });
+        Ok(())
+    });
+    if let Err(error) = outcome {
+        entries.push_back(CursorEntry::Error { error });
+    }
+    fits.then_some(entries)
+}
+
+fn run_op(session: &mut Session, op: &Op) -> Result<Response, Error> {
     match op {
         Op::Execute(stmt, sqls) => {
-            let result = session.with_executor(&sqls, |ex| ex.execute(&stmt))?;
+            let result = session.with_executor(sqls, |ex| ex.execute(stmt))?;
             Ok(Response::Execute(ExecuteResp { result }))
         }
         Op::Batch(batch, sqls) => {
-            let result = session.with_executor(&sqls, |ex| ex.batch(&batch))?;
+            let result = session.with_executor(sqls, |ex| ex.batch(batch))?;
             Ok(Response::Batch(BatchResp { result }))
         }
         Op::Sequence(sql, sql_id, sqls) => {
-            session.with_executor(&sqls, |ex| {
-                ex.sequence(&ex.sql_text(sql.as_deref(), sql_id)?)
+            session.with_executor(sqls, |ex| {
+                ex.sequence(&ex.sql_text(sql.as_deref(), *sql_id)?)
             })?;
             Ok(Response::Sequence(SequenceResp {}))
         }
         Op::Describe(sql, sql_id, sqls) => {
-            let result = session.with_executor(&sqls, |ex| {
-                ex.describe(&ex.sql_text(sql.as_deref(), sql_id)?)
+            let result = session.with_executor(sqls, |ex| {
+                ex.describe(&ex.sql_text(sql.as_deref(), *sql_id)?)
             })?;
             Ok(Response::Describe(DescribeResp { result }))
         }

@@ -9,5 +9,6 @@ mod http_cursor;
 mod http_pipeline;
 mod limits;
 mod soak;
+mod timeouts;
 mod tls;
 mod ws;

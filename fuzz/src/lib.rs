@@ -1,6 +1,6 @@
 //! Fuzz targets for Tidepool: every decoder a peer can reach (JSON and protobuf messages of both
-//! transports, cursor-stream framing, batons, tokens) and the server's HTTP request handling end
-//! to end, in-process.
+//! transports, cursor-stream framing, batons, tokens) and the server's HTTP and WebSocket request
+//! handling end to end, in-process.
 //!
 //! Each target is a plain function of the input bytes, so two drivers share them: libFuzzer
 //! (`fuzz_targets/*.rs`, `cargo +nightly fuzz run <target>`) and the stable smoke
@@ -15,6 +15,7 @@ mod decode;
 pub mod mutate;
 pub mod seeds;
 mod server;
+pub mod ws;
 
 /// The targets by name, for the drivers.
 pub mod targets {
@@ -23,6 +24,7 @@ pub mod targets {
         cursor_req, cursor_stream, pipeline_req, pipeline_resp, ws_client_msg, ws_server_msg,
     };
     pub use crate::server::{http_cursor, http_pipeline};
+    pub use crate::ws::ws_session;
 }
 
 /// A target: its name (the `fuzz_targets/<name>.rs` binary) and its function.
@@ -40,4 +42,5 @@ pub const TARGETS: &[Target] = &[
     ("token", targets::token),
     ("http_pipeline", targets::http_pipeline),
     ("http_cursor", targets::http_cursor),
+    ("ws_session", targets::ws_session),
 ];

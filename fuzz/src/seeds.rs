@@ -15,6 +15,7 @@ use tidepool_protocol::http::{
     BatchStreamReq, CursorReqBody, ExecuteStreamReq, PipelineReqBody, PipelineRespBody,
     StreamRequest, StreamResult,
 };
+use tidepool_protocol::ws::ClientMsg;
 use tidepool_protocol::{Batch, BatchStep, CursorEntry, Encoding, Stmt, Value};
 
 /// The vector corpus, beside the protocol crate.
@@ -62,6 +63,7 @@ pub fn for_target(target: &str) -> Vec<Vec<u8>> {
                 seeds_of_case(target, &case, &mut out);
             }
         }
+        "ws_session" => ws_session_seeds(&mut out),
         _ => {
             for case in cases() {
                 seeds_of_case(target, &case, &mut out);
@@ -71,6 +73,62 @@ pub fn for_target(target: &str) -> Vec<Vec<u8>> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Sessions: a whole conversation per subprotocol, and hello + `open_stream` + each client
+/// message of the corpus under the encoding it is written in.
+fn ws_session_seeds(out: &mut Vec<Vec<u8>>) {
+    let json = |text: &str| text.as_bytes().to_vec();
+    let script = [
+        r#"{"type":"hello","jwt":null}"#,
+        r#"{"type":"request","request_id":1,"request":{"type":"open_stream","stream_id":1}}"#,
+        r#"{"type":"request","request_id":2,"request":{"type":"execute","stream_id":1,"stmt":{"sql":"CREATE TABLE t(id INTEGER PRIMARY KEY, v)"}}}"#,
+        r#"{"type":"request","request_id":3,"request":{"type":"execute","stream_id":1,"stmt":{"sql":"INSERT INTO t(v) VALUES (?)","args":[{"type":"text","value":"a"}]}}}"#,
+        r#"{"type":"request","request_id":4,"request":{"type":"store_sql","sql_id":1,"sql":"SELECT * FROM t"}}"#,
+        r#"{"type":"request","request_id":5,"request":{"type":"execute","stream_id":1,"stmt":{"sql_id":1}}}"#,
+        r#"{"type":"request","request_id":6,"request":{"type":"open_cursor","stream_id":1,"cursor_id":1,"batch":{"steps":[{"stmt":{"sql":"SELECT v FROM t"}}]}}}"#,
+        r#"{"type":"request","request_id":7,"request":{"type":"fetch_cursor","cursor_id":1,"max_count":10}}"#,
+        r#"{"type":"request","request_id":8,"request":{"type":"close_cursor","cursor_id":1}}"#,
+        r#"{"type":"request","request_id":9,"request":{"type":"batch","stream_id":1,"batch":{"steps":[{"stmt":{"sql":"BEGIN"}},{"condition":{"type":"ok","step":0},"stmt":{"sql":"DELETE FROM t"}},{"stmt":{"sql":"ROLLBACK"}}]}}}"#,
+        r#"{"type":"request","request_id":10,"request":{"type":"sequence","stream_id":1,"sql":"BEGIN; UPDATE t SET v = 1"}}"#,
+        r#"{"type":"request","request_id":11,"request":{"type":"get_autocommit","stream_id":1}}"#,
+        r#"{"type":"request","request_id":12,"request":{"type":"describe","stream_id":1,"sql":"SELECT ?1"}}"#,
+        r#"{"type":"request","request_id":13,"request":{"type":"close_sql","sql_id":1}}"#,
+        r#"{"type":"request","request_id":14,"request":{"type":"close_stream","stream_id":1}}"#,
+    ];
+    let messages: Vec<Vec<u8>> = script.iter().map(|m| json(m)).collect();
+    for selector in 0..3 {
+        out.push(crate::ws::frame(selector, &messages));
+    }
+    // The same conversation in protobuf, re-encoded from the JSON.
+    let protobuf: Vec<Vec<u8>> = script
+        .iter()
+        .filter_map(|m| codec::decode::<ClientMsg>(Encoding::Json, m.as_bytes()).ok())
+        .map(|m| codec::encode(Encoding::Protobuf, &m))
+        .collect();
+    out.push(crate::ws::frame(3, &protobuf));
+
+    let hello = |encoding| codec::encode(encoding, &ClientMsg::Hello(Default::default()));
+    let open =
+        r#"{"type":"request","request_id":1000,"request":{"type":"open_stream","stream_id":1}}"#;
+    for case in cases().iter().filter(|c| c.ty == "ws.ClientMsg") {
+        if let Some(text) = &case.json {
+            out.push(crate::ws::frame(
+                2,
+                &[hello(Encoding::Json), json(open), json(text)],
+            ));
+        }
+        if let (Some(bytes), Some(open)) = (
+            &case.protobuf,
+            codec::decode::<ClientMsg>(Encoding::Json, open.as_bytes()).ok(),
+        ) {
+            let open = codec::encode(Encoding::Protobuf, &open);
+            out.push(crate::ws::frame(
+                3,
+                &[hello(Encoding::Protobuf), open, bytes.clone()],
+            ));
+        }
+    }
 }
 
 /// One vector case's inputs: its type and the JSON text and/or protobuf bytes it holds.

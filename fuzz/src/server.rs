@@ -77,7 +77,7 @@ fn run(data: &[u8], route: Route) {
     });
 }
 
-fn skipped(data: &[u8]) -> bool {
+pub(crate) fn skipped(data: &[u8]) -> bool {
     let lower = data.to_ascii_lowercase();
     UNBOUNDED_SQL
         .iter()
@@ -193,7 +193,7 @@ fn decode<T: Wire>(path: &str, encoding: Encoding, bytes: &[u8]) -> T {
 }
 
 /// One runtime for every input; the blocking pool runs the SQLite work.
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_current_thread()
@@ -204,7 +204,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// A fresh directory for one input's database, in memory-backed `/dev/shm` when there is one.
-fn scratch_dir() -> tempfile::TempDir {
+pub(crate) fn scratch_dir() -> tempfile::TempDir {
     static SHM: Mutex<Option<bool>> = Mutex::new(None);
     let shm = *SHM
         .lock()

@@ -94,4 +94,55 @@ smoke_tests!(
     token,
     http_pipeline,
     http_cursor,
+    ws_session,
 );
+
+/// The `ws_session` target's invariants are not vacuous: its scripted seed conversation is
+/// answered in full, without a close, by the harness it drives.
+#[test]
+fn ws_session_seed_conversation_is_answered() {
+    use axum::extract::ws::Message;
+    use tidepool_protocol::ws::ServerMsg;
+
+    let seed = seeds::for_target("ws_session")
+        .into_iter()
+        .find(|s| s[0] == 3 && s.len() > 200)
+        .expect("the protobuf conversation seed");
+    let mut messages = Vec::new();
+    let mut rest = &seed[1..];
+    while rest.len() >= 2 {
+        let len = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
+        messages.push(Message::Binary(rest[2..2 + len].to_vec().into()));
+        rest = &rest[2 + len..];
+    }
+    let asked = messages.len() - 1;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = tidepool_server::Config::new(dir.path().join("t.db"));
+        let harness = tidepool_server::WsHarness::new(config).expect("harness");
+        let sent = harness
+            .session(Some("hrana3-protobuf"), messages)
+            .await
+            .expect("subprotocol");
+        let mut ok = 0;
+        for message in &sent {
+            let Message::Binary(bytes) = message else {
+                panic!("unexpected frame {message:?}");
+            };
+            let msg: ServerMsg =
+                tidepool_protocol::codec::decode(tidepool_protocol::Encoding::Protobuf, bytes)
+                    .expect("decodes");
+            match msg {
+                ServerMsg::ResponseOk(_) => ok += 1,
+                ServerMsg::HelloOk(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(ok, asked, "every request of the conversation succeeded");
+        assert_eq!(harness.stats().ws_streams, 0);
+    });
+}

@@ -108,4 +108,24 @@ final class ChangeTests: XCTestCase {
             XCTAssertEqual(seen.all.first?.rowsAffected, 2, url)
         }
     }
+
+    /// Releasing the subscription stops the listener, as cancelling it does.
+    func testReleasingTheSubscriptionStopsTheListener() async throws {
+        let db = try Database(url: ":memory:")
+        let conn = db.connect()
+        try await conn.execute("CREATE TABLE t (v)")
+        let released = Collected()
+        var subscription: ChangeSubscription? = db.addChangeListener { released.add($0) }
+        try await conn.execute("INSERT INTO t VALUES (1)")
+        await eventually { released.all.count == 1 }
+        XCTAssertEqual(subscription?.isActive, true)
+        subscription = nil
+
+        let marker = Collected()
+        let markerSubscription = db.addChangeListener { marker.add($0) }
+        try await conn.execute("INSERT INTO t VALUES (2)")
+        await eventually { !marker.all.isEmpty }
+        markerSubscription.cancel()
+        XCTAssertEqual(released.all.count, 1, "a released listener was called")
+    }
 }

@@ -43,6 +43,10 @@ async function main(): Promise<void> {
   const tx = await db.transaction("read");
   await tx.commit();
   try { await db.execute("x"); } catch (e) { if (e instanceof LibsqlError) console.log(e.code, e.extendedCode, e.rawCode); }
+  const stop: () => void = db.subscribe((c) => console.log(c.kind, c.rowsAffected));
+  stop();
+  const status = db.syncStatus();
+  if (status !== null) console.log(status.bootstrapped, status.lastSyncedAt?.getTime(), status.lastError?.code);
   console.log(id, last, db.protocol, db.closed);
 }
 void main;

@@ -5,6 +5,8 @@ import { LibsqlError, mapError } from "./errors";
 import { native, type NativeDatabase, type NativeTransaction, type RawStmt } from "./native";
 import { resultSet } from "./result";
 import type {
+  Change,
+  ChangeKind,
   Client,
   Config,
   InArgs,
@@ -57,6 +59,45 @@ function mode(m: unknown, fallback: TransactionMode): TransactionMode {
   return value;
 }
 
+type Listener = (change: Change) => void;
+
+/** Listeners of one client, called after the call that made the change has settled. Neither
+ * SQLite files nor the server push changes, so this reports what the client sees: its own
+ * committed writes and what its syncs bring in. */
+class Changes {
+  #listeners = new Set<Listener>();
+
+  subscribe(listener: Listener): () => void {
+    if (typeof listener !== "function") throw new TypeError("subscribe takes a function");
+    // A wrapper, so the same function subscribed twice is called twice and unsubscribes once.
+    const entry: Listener = (c) => listener(c);
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  emit(kind: ChangeKind, rowsAffected: number): void {
+    if (this.#listeners.size === 0) return;
+    const change: Change = { kind, rowsAffected };
+    for (const listener of [...this.#listeners]) {
+      setImmediate(() => {
+        try {
+          listener(change);
+        } catch (e) {
+          process.emitWarning(e instanceof Error ? e : new Error(String(e)), "TidepoolChangeListenerWarning");
+        }
+      });
+    }
+  }
+}
+
+function affected(results: ResultSet[]): number {
+  let n = 0;
+  for (const r of results) n += r.rowsAffected;
+  return n;
+}
+
 /** @libsql/client's `Client` on the Tidepool core. */
 export class TidepoolClient implements Client {
   #db: NativeDatabase;
@@ -64,6 +105,7 @@ export class TidepoolClient implements Client {
   /** Transactions begun and not yet ended (local statements run inline only when none is). */
   #transactions = 0;
   #local: boolean;
+  #changes = new Changes();
   closed = false;
   readonly protocol: string;
 
@@ -95,19 +137,26 @@ export class TidepoolClient implements Client {
     } catch (e) {
       throw mapError(e);
     }
-    return resultSet(raw);
+    const rs = resultSet(raw);
+    if (rs.rowsAffected > 0) this.#changes.emit("statement", rs.rowsAffected);
+    return rs;
   }
 
   async batch(stmts: Array<InStatement | [string, InArgs?]>, m?: TransactionMode): Promise<ResultSet[]> {
     const db = this.#check();
     const raw = await db.batch(statements(stmts), mode(m, "deferred")).catch(rethrow);
-    return raw.map(resultSet);
+    const results = raw.map(resultSet);
+    const n = affected(results);
+    if (n > 0) this.#changes.emit("batch", n);
+    return results;
   }
 
   async migrate(stmts: Array<InStatement>): Promise<ResultSet[]> {
     const db = this.#check();
     const raw = await db.migrate(statements(stmts)).catch(rethrow);
-    return raw.map(resultSet);
+    const results = raw.map(resultSet);
+    this.#changes.emit("batch", affected(results));
+    return results;
   }
 
   async transaction(m?: TransactionMode): Promise<Transaction> {
@@ -121,7 +170,9 @@ export class TidepoolClient implements Client {
       throw mapError(e);
     }
     let ended = false;
-    return new TidepoolTransaction(tx, () => {
+    const changes = this.#changes;
+    return new TidepoolTransaction(tx, (committed) => {
+      if (committed !== null) changes.emit("commit", committed);
       if (!ended) {
         ended = true;
         this.#transactions--;
@@ -133,6 +184,7 @@ export class TidepoolClient implements Client {
     const db = this.#check();
     if (typeof sql !== "string") throw new TypeError("executeMultiple takes an SQL string");
     await db.executeMultiple(sql).catch(rethrow);
+    this.#changes.emit("script", 0);
   }
 
   /** A replica pulls what changed on the server (the first sync copies everything); any
@@ -143,6 +195,7 @@ export class TidepoolClient implements Client {
       throw new LibsqlError("sync() needs an embedded replica (a file: url with a syncUrl)", "SYNC_NOT_SUPPORTED");
     }
     const r = await db.sync().catch(rethrow);
+    if (r.rowsCopied + r.changesApplied > 0) this.#changes.emit("sync", r.rowsCopied + r.changesApplied);
     return { frame_no: r.position, frames_synced: r.rowsCopied + r.changesApplied, ...r };
   }
 
@@ -161,6 +214,14 @@ export class TidepoolClient implements Client {
       syncing: s.syncing,
       syncs: s.syncs,
     };
+  }
+
+  /** Calls `listener` after every committed change made through this client: a statement
+   * that changed rows, a batch or migration, a script, a committed transaction, a sync that
+   * brought changes. Listeners run after the call has settled, never inside it; one that
+   * throws is reported as a process warning. Returns a function that unsubscribes. */
+  subscribe(listener: (change: Change) => void): () => void {
+    return this.#changes.subscribe(listener);
   }
 
   /** Closes the client: later calls fail with `CLIENT_CLOSED`; open transactions go on. */
@@ -185,10 +246,14 @@ function rethrow(e: unknown): never {
 /** An interactive transaction on a connection of its own. */
 export class TidepoolTransaction implements Transaction {
   #tx: NativeTransaction;
-  #ended: () => void;
+  #ended: (committed: number | null) => void;
+  /** Rows changed so far, reported when the transaction commits. */
+  #affected = 0;
+  /** Whether a script ran (its rows are not counted, so it may have written). */
+  #script = false;
 
   /** @internal */
-  constructor(tx: NativeTransaction, ended: () => void) {
+  constructor(tx: NativeTransaction, ended: (committed: number | null) => void) {
     this.#tx = tx;
     this.#ended = ended;
   }
@@ -205,19 +270,24 @@ export class TidepoolTransaction implements Transaction {
   async execute(stmtOrSql: InStatement, a?: InArgs): Promise<ResultSet> {
     const tx = this.#check();
     const [sql, values, names] = statement(stmtOrSql, a);
-    return resultSet(await tx.execute(sql, values, names).catch(rethrow));
+    const rs = resultSet(await tx.execute(sql, values, names).catch(rethrow));
+    this.#affected += rs.rowsAffected;
+    return rs;
   }
 
   async batch(stmts: Array<InStatement | [string, InArgs?]>): Promise<ResultSet[]> {
     const tx = this.#check();
     const raw = await tx.batch(statements(stmts)).catch(rethrow);
-    return raw.map(resultSet);
+    const results = raw.map(resultSet);
+    this.#affected += affected(results);
+    return results;
   }
 
   async executeMultiple(sql: string): Promise<void> {
     const tx = this.#check();
     if (typeof sql !== "string") throw new TypeError("executeMultiple takes an SQL string");
     await tx.executeMultiple(sql).catch(rethrow);
+    this.#script = true;
   }
 
   /** Rolls back; a no-op once the transaction is closed. */
@@ -228,25 +298,27 @@ export class TidepoolTransaction implements Transaction {
     } catch (e) {
       throw mapError(e);
     } finally {
-      this.#ended();
+      this.#ended(null);
     }
   }
 
   async commit(): Promise<void> {
     const tx = this.#check();
+    let committed: number | null = null;
     try {
       await tx.commit();
+      if (this.#affected > 0 || this.#script) committed = this.#affected;
     } catch (e) {
       throw mapError(e);
     } finally {
-      this.#ended();
+      this.#ended(committed);
     }
   }
 
   /** Ends the transaction at once, rolling it back unless it was committed. */
   close(): void {
     this.#tx.close();
-    this.#ended();
+    this.#ended(null);
   }
 }
 

@@ -12,6 +12,8 @@
 export { createClient } from "./client";
 export { LibsqlError, LibsqlBatchError } from "./errors";
 export type {
+  Change,
+  ChangeKind,
   Client,
   Config,
   InArgs,

@@ -66,6 +66,19 @@ export type Replicated =
     }
   | undefined;
 
+/** What a committed change was: one statement, an atomic batch (or migration), a script
+ * (`executeMultiple`, whose rows are not counted), a committed transaction, or a sync that
+ * brought changes from the server. */
+export type ChangeKind = "statement" | "batch" | "script" | "commit" | "sync";
+
+/** A committed change made through this client (Tidepool's addition: `client.subscribe`). */
+export interface Change {
+  kind: ChangeKind;
+  /** Rows inserted, updated or deleted (for a sync: rows copied and changes applied; 0 for a
+   * script, whose rows are not counted). */
+  rowsAffected: number;
+}
+
 /** Where a replica's syncing stands (Tidepool's addition: `client.syncStatus()`). */
 export interface SyncStatus {
   /** Whether the first copy has completed (reads before it see an empty database). */
@@ -105,6 +118,9 @@ export interface Client {
   sync(): Promise<Replicated>;
   /** Tidepool: a replica's sync state; `null` for a client that is not a replica. */
   syncStatus(): SyncStatus | null;
+  /** Tidepool: calls `listener` after every committed change made through this client (and
+   * each sync that brought changes); returns a function that unsubscribes. */
+  subscribe(listener: (change: Change) => void): () => void;
   close(): void;
   reconnect(): void;
   closed: boolean;

@@ -4,8 +4,8 @@ import Foundation
 import Tidepool
 import XCTest
 
-private struct Pool: Decodable, Equatable {
-    enum Kind: String, Decodable { case rock, tidal }
+private struct Pool: Codable, Equatable {
+    enum Kind: String, Codable { case rock, tidal }
     let id: Int64
     let name: String
     let depth: Double?
@@ -57,5 +57,36 @@ final class RowDecoderTests: XCTestCase {
             let error = await assertThrowsTidepool(TidepoolError.Code.typeMismatch) { try badKind[0].decode(Pool.self) }
             guard case .decode? = error else { return XCTFail("\(String(describing: error))") }
         }
+    }
+
+    /// Parameters from an Encodable value (`:property`), read back with `decode`: a round trip.
+    func testEncodableValuesBindAsNamedParameters() async throws {
+        for url in [":memory:", try TestServer.wsURL()] {
+            let conn = try Database(url: url).connect()
+            let table = uniqueTable("enc")
+            try await conn.execute(
+                "CREATE TABLE \(table) (id INTEGER PRIMARY KEY, name TEXT, depth REAL, kind TEXT, photo BLOB, "
+                    + "is_open INTEGER, visitors INTEGER)")
+            let pools = [
+                Pool(id: 1, name: "Rockpool", depth: 0.5, kind: .rock, photo: Data([7]), isOpen: true, visitors: 9),
+                Pool(id: 2, name: "Tidal", depth: nil, kind: .tidal, photo: nil, isOpen: false, visitors: 0),
+            ]
+            for pool in pools {
+                try await conn.execute(
+                    "INSERT INTO \(table) VALUES (:id, :name, :depth, :kind, :photo, :is_open, :visitors)",
+                    try Parameters(encoding: pool))
+            }
+            let back = try await conn.query("SELECT * FROM \(table) ORDER BY id").decode(Pool.self)
+            XCTAssertEqual(back, pools, url)
+        }
+
+        struct Nested: Encodable {
+            struct Inner: Encodable { let x: Int }
+            let inner: Inner
+        }
+        let error = await assertThrowsTidepool(TidepoolError.Code.invalidArgument) {
+            try Parameters(encoding: Nested(inner: .init(x: 1)))
+        }
+        guard case .usage? = error else { return XCTFail("\(String(describing: error))") }
     }
 }

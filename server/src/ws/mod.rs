@@ -20,6 +20,9 @@ use crate::errors::{code, err};
 use crate::http::{authenticate, http_error};
 use crate::state::AppState;
 
+/// Initial read and write buffer of each WebSocket.
+const WS_BUFFER: usize = 8 * 1024;
+
 /// `GET /`: a WebSocket upgrade, or a short banner for a plain request.
 pub async fn upgrade(
     State(state): State<Arc<AppState>>,
@@ -60,8 +63,12 @@ pub async fn upgrade(
         .get(header::AUTHORIZATION)
         .and_then(|_| authenticate(&state, &headers).ok());
     let max = state.config.max_ws_message_bytes;
+    // Buffers start small (tungstenite's default is 128 KiB each way per socket) and grow
+    // with the messages: with a thousand mostly idle sockets they were most of the memory.
     ws.protocols([protocol.name()])
         .max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER)
         .on_upgrade(move |socket| conn::run(state, socket, protocol, header_access))
 }

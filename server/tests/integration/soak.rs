@@ -26,6 +26,17 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// `TIDEPOOL_SOAK_CACHE_KIB`: the page cache per connection (0: SQLite's default), for
+/// measuring what the cap saves.
+fn cache_kib(default: Option<u32>) -> Option<u32> {
+    let set = std::env::var("TIDEPOOL_SOAK_CACHE_KIB").ok();
+    match set.and_then(|v| v.parse::<u32>().ok()) {
+        None => default,
+        Some(0) => None,
+        Some(kib) => Some(kib),
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -51,7 +62,11 @@ async fn many_websockets_and_vanishing_clients() {
     let sockets = env_or("TIDEPOOL_SOAK_SOCKETS", 1000) as usize;
     let active = sockets.min(200);
     let secs = env_or("TIDEPOOL_SOAK_SECS", 3);
-    let server = TestServer::start_with(false, |c| c.txn_timeout = Duration::from_secs(60)).await;
+    let server = TestServer::start_with(false, |c| {
+        c.txn_timeout = Duration::from_secs(60);
+        c.cache_size_kib = cache_kib(c.cache_size_kib);
+    })
+    .await;
     let rss_start = rss_kib();
 
     let mut setup = server.ws("hrana3-protobuf").await;
@@ -107,6 +122,32 @@ async fn many_websockets_and_vanishing_clients() {
     latencies.sort();
     let rss_peak = rss_kib();
 
+    // TIDEPOOL_SOAK_SCAN_KIB: every active stream then reads a table of that size once, so its
+    // connection's page cache fills up to its cap (for measuring the cap; off in CI).
+    let scan_kib = env_or("TIDEPOOL_SOAK_SCAN_KIB", 0);
+    let rss_scanned = if scan_kib > 0 {
+        let fill = format!(
+            "INSERT INTO wide (b) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+             WHERE x < {}) SELECT zeroblob(1000) FROM c",
+            scan_kib
+        );
+        setup
+            .ok(wsreq::exec_sql(1, "CREATE TABLE wide (b BLOB)"))
+            .await;
+        setup.ok(wsreq::exec_sql(1, &fill)).await;
+        let scan = stmt("SELECT count(*) FROM wide WHERE length(b) > 0");
+        let scans = survivors.iter_mut().map(|ws| {
+            let scan = scan.clone();
+            async move { exec_count(ws, scan).await }
+        });
+        for count in futures_util::future::join_all(scans).await {
+            assert_eq!(count, scan_kib as i64);
+        }
+        Some(rss_kib())
+    } else {
+        None
+    };
+
     // A client that vanishes inside a write transaction must not keep the lock.
     let mut vanishing = server.ws("hrana3-protobuf").await;
     vanishing.ok(wsreq::open(1)).await;
@@ -143,7 +184,7 @@ async fn many_websockets_and_vanishing_clients() {
     );
     let rss_end = rss_kib();
     println!(
-        "soak ws: {sockets} sockets, {active} active for {secs}s: {} requests, p50 {:?}, p99 {:?}, max {:?}; RSS (KiB, test process incl. server) start {rss_start}, sockets open {rss_open}, after load {rss_peak}, after close {rss_end}",
+        "soak ws: {sockets} sockets, {active} active for {secs}s: {} requests, p50 {:?}, p99 {:?}, max {:?}; RSS (KiB, test process incl. server) start {rss_start}, sockets open {rss_open}, after load {rss_peak}, after {scan_kib} KiB scans {rss_scanned:?}, after close {rss_end}",
         latencies.len(),
         percentile(&latencies, 50.0),
         percentile(&latencies, 99.0),

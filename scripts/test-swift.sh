@@ -41,7 +41,7 @@ server_bin="$CARGO_TARGET_DIR/debug/tidepool-server"
 step "uniffi crate build and generated-file drift check"
 bash scripts/swift-generate.sh
 
-step "start tidepool-server on loopback ports (open; requiring tokens; 1 s transaction timeout)"
+step "start tidepool-server on loopback ports (open; requiring tokens; 1 s transaction timeout; TLS)"
 work="$(mktemp -d)"
 server_pids=()
 cleanup() {
@@ -69,7 +69,7 @@ start_server() {
     server_url=""
     while IFS= read -r -t 30 line <&8; do
         case "$line" in
-            "tidepool-server listening on http://"*)
+            "tidepool-server listening on http://"* | "tidepool-server listening on https://"*)
                 server_url="${line#tidepool-server listening on }"
                 break
                 ;;
@@ -90,6 +90,12 @@ start_server auth --auth-jwt-key-file "$work/keys/jwt_key.pem"
 auth_url="$server_url"
 start_server short-txn --txn-timeout-secs 1
 short_txn_url="$server_url"
+# A self-signed certificate for 127.0.0.1 (not a CA, as clients expect of a server's own).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
+    -keyout "$work/tls-key.pem" -out "$work/tls-cert.pem" 2>/dev/null
+start_server tls --tls-cert "$work/tls-cert.pem" --tls-key "$work/tls-key.pem"
+tls_url="$server_url"
 
 step "swift build and swift test (inside the trixie root)"
 mkdir -p "$cache/build"
@@ -104,7 +110,9 @@ set +e
     # Swift Testing has no tests here; XCTest's summary is the one that counts.
     # TIDEPOOL_SWIFT_FILTER runs only the matching tests (swift test --filter).
     TIDEPOOL_TEST_URL="$url" TIDEPOOL_TEST_AUTH_URL="$auth_url" TIDEPOOL_TEST_TOKEN="$token" \
-        TIDEPOOL_TEST_RO_TOKEN="$ro_token" TIDEPOOL_TEST_SHORT_TXN_URL="$short_txn_url" TIDEPOOL_TEST_VECTORS="$repo/protocol/vectors" LD_LIBRARY_PATH="$lib" \
+        TIDEPOOL_TEST_RO_TOKEN="$ro_token" TIDEPOOL_TEST_SHORT_TXN_URL="$short_txn_url" \
+        TIDEPOOL_TEST_TLS_URL="$tls_url" TIDEPOOL_TEST_TLS_CA_PEM="$(cat "$work/tls-cert.pem")" \
+        TIDEPOOL_TEST_VECTORS="$repo/protocol/vectors" LD_LIBRARY_PATH="$lib" \
         bash "$repo/scripts/swift-chroot.sh" swift test --skip-build --disable-swift-testing \
         --scratch-path "$cache/build" "${linker[@]}" ${TIDEPOOL_SWIFT_FILTER:+--filter "$TIDEPOOL_SWIFT_FILTER"}
 ) 2>&1 | tee "$work/swift.log"

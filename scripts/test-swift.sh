@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The Swift binding's suite (bindings/swift): installs the Swift toolchain into a cached Debian
 # trixie root (scripts/swift-toolchain.sh), builds the uniffi crate on the host and checks that
-# the committed generated Swift matches it (scripts/swift-generate.sh), starts the reference
-# server on a loopback port, then runs `swift build` and the XCTest suite inside the root, which
-# shares the host's loopback.
+# the committed generated Swift matches it (scripts/swift-generate.sh), lints the package with
+# `swift format`, starts reference servers on loopback ports (open; requiring tokens; a 1 s
+# transaction timeout; TLS with a self-signed certificate), then runs `swift build` and the XCTest
+# suite inside the root, which shares the host's loopback. Prints "swift: N passed, N failed".
+#
+# TIDEPOOL_SWIFT_FILTER=<regex> runs only the matching tests.
 #
 # Caches: the root (~/.cache/tidepool-trixie), SwiftPM's build directory and the cdylib
 # (~/.cache/tidepool-swift), cargo's target dir (CARGO_TARGET_DIR). Nothing depends on them being

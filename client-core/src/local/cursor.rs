@@ -38,6 +38,21 @@ impl LocalCursor {
         Ok(cursor)
     }
 
+    /// A cursor over entries produced already (a short read run inline).
+    pub(super) fn buffered(entries: Vec<CursorEntry>) -> Self {
+        let (sender, receiver) = mpsc::channel(entries.len().max(1));
+        for entry in entries {
+            // Cannot fail: the channel has room for every entry and its receiver is here.
+            let _ = sender.try_send(entry);
+        }
+        LocalCursor {
+            peeked: None,
+            entries: receiver,
+            task: None,
+            own: Arc::new(Interrupts::default()),
+        }
+    }
+
     /// Whether the engine refused the first statement on a reader because it writes.
     pub(super) fn refused_as_write(&self) -> bool {
         let error = match &self.peeked {

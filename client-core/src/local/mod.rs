@@ -12,9 +12,12 @@
 //! databases have a single connection (each SQLite connection to `:memory:` is a database of its
 //! own), so their statements run one at a time.
 //!
-//! SQLite work runs on tokio's blocking threads only. A call's blocking task owns the
-//! connection it runs on, so dropping the call's future never strands the writer: the task
-//! finishes, then gives the connection back (or keeps it for the transaction it is in).
+//! A short read outside a transaction runs inline on the async worker, on a reader idle at that
+//! moment, under a 1 ms budget and a cap on its rows; one that outruns them is stopped and runs
+//! again on a blocking thread. All other SQLite work runs on tokio's blocking threads. A call's
+//! blocking task owns the connection it runs on, so dropping the call's future never strands
+//! the writer: the task finishes, then gives the connection back (or keeps it for the
+//! transaction it is in).
 
 mod cursor;
 pub(crate) mod functions;
@@ -40,6 +43,12 @@ use crate::remote::retry::is_read_only_sql;
 
 /// Cursor entries buffered between the blocking thread and the reader of the rows.
 const CURSOR_CAPACITY: usize = 64;
+
+/// How long a read may run inline on the async worker before it is sent to a blocking thread.
+const INLINE_BUDGET: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// How many cursor entries (rows, and a few per statement) a read may produce inline.
+const INLINE_ENTRIES: usize = 256;
 
 /// A local database, opened on first use.
 #[derive(Debug)]
@@ -177,10 +186,16 @@ impl LocalConn {
             .await
     }
 
-    /// Runs a batch whose entries stream from the blocking thread through a bounded channel.
+    /// Runs a batch whose entries stream from the blocking thread through a bounded channel;
+    /// a short read outside a transaction runs inline instead (see [`LocalConn::try_inline`]).
     pub async fn cursor(&mut self, batch: Batch) -> Result<LocalCursor> {
         self.flush_rollback().await?;
         let route = batch_route(&batch);
+        if route == Route::Read {
+            if let Some(cursor) = self.try_inline(&batch).await? {
+                return Ok(cursor);
+            }
+        }
         let cursor = self.open_cursor(route, batch.clone()).await?;
         if route == Route::Read && cursor.refused_as_write() {
             drop(cursor);
@@ -190,6 +205,48 @@ impl LocalConn {
             return self.open_cursor(Route::Write, batch).await;
         }
         Ok(cursor)
+    }
+
+    /// Runs a read right here, on the async worker, when it is short: outside a transaction,
+    /// on a reader idle at this moment, finishing within [`INLINE_BUDGET`] and
+    /// [`INLINE_ENTRIES`]. Handing a point read to a blocking thread and its rows back through
+    /// a channel costs several times the read itself. A read that outruns the limits is stopped
+    /// and runs again the usual way (`None`), which is safe because it only reads; so is one the
+    /// reader refuses because it writes.
+    async fn try_inline(&self, batch: &Batch) -> Result<Option<LocalCursor>> {
+        let pools = self.db.pools().await?;
+        let Ok(session) = self.session.try_lock() else {
+            return Ok(None);
+        };
+        if session.is_some() {
+            return Ok(None);
+        }
+        let Some(lease) = pools.try_reader() else {
+            return Ok(None);
+        };
+        let Some(sql) = lease.sql() else {
+            return Ok(None);
+        };
+        let mut entries = Vec::new();
+        let mut too_many = false;
+        let (_, overran) = {
+            let _entered = self.interrupts.enter(&sql.interrupt);
+            sql.within_budget(INLINE_BUDGET, || {
+                sql.with_executor(tidepool_engine::Access::ReadOnly, |ex| {
+                    ex.cursor(batch, |entry| {
+                        too_many = entries.len() >= INLINE_ENTRIES;
+                        entries.push(entry);
+                        !too_many
+                    })
+                })
+            })
+        };
+        drop(lease);
+        let cursor = LocalCursor::buffered(entries);
+        if overran || too_many || cursor.refused_as_write() {
+            return Ok(None);
+        }
+        Ok(Some(cursor))
     }
 
     async fn open_cursor(&self, route: Route, batch: Batch) -> Result<LocalCursor> {

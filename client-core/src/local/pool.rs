@@ -10,8 +10,9 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rusqlite::InterruptHandle;
@@ -87,6 +88,28 @@ impl LocalSql {
         result
     }
 
+    /// Runs `f` with SQLite's progress handler stopping its statements once `budget` has
+    /// passed (they fail as interrupted). Returns `f`'s result and whether the budget ran out.
+    pub fn within_budget<R>(&self, budget: Duration, f: impl FnOnce() -> R) -> (R, bool) {
+        let deadline = Instant::now() + budget;
+        let overran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&overran);
+        // Checked every 1,000 virtual machine instructions: a few microseconds.
+        self.conn.progress_handler(
+            1000,
+            Some(move || {
+                let over = Instant::now() > deadline;
+                if over {
+                    flag.store(true, Ordering::Relaxed);
+                }
+                over
+            }),
+        );
+        let out = f();
+        self.conn.progress_handler(0, None::<fn() -> bool>);
+        (out, overran.load(Ordering::Relaxed))
+    }
+
     /// Rolls back whatever transaction is open. Blocking.
     fn rollback(&self) {
         if !self.conn.is_autocommit() {
@@ -147,6 +170,21 @@ impl Pools {
         Lease {
             held: Some(Held::Writer(guard)),
         }
+    }
+
+    /// A reader that is idle right now, without waiting; `None` when all are busy or the
+    /// database has no readers.
+    pub fn try_reader(&self) -> Option<Lease> {
+        let readers = self.readers.as_ref()?;
+        let permit = Arc::clone(&readers.permits).try_acquire_owned().ok()?;
+        let sql = readers.idle.lock().pop()?;
+        Some(Lease {
+            held: Some(Held::Reader(Box::new(ReaderHeld {
+                sql: Some(sql),
+                readers: Arc::clone(readers),
+                _permit: permit,
+            }))),
+        })
     }
 
     /// An idle reader, or the writer when the database has no readers.

@@ -63,9 +63,13 @@ pub(crate) const POSITION: &str = "SELECT \
     (SELECT coalesce(max(seq), 0) FROM _tidepool_changes), \
     (SELECT schema_version FROM pragma_schema_version)";
 
-/// One page of changes after a position.
-pub(crate) const PULL: &str =
-    "SELECT seq, tbl, pk, row FROM _tidepool_changes WHERE seq > ? ORDER BY seq LIMIT ?";
+/// One page of changes after a position, after a header row (`seq` -1) with the server's
+/// position and schema version: a sync that finds nothing new is one request.
+pub(crate) const PULL: &str = "SELECT -1, NULL, \
+      (SELECT coalesce(max(seq), 0) FROM _tidepool_changes), \
+      (SELECT schema_version FROM pragma_schema_version) \
+    UNION ALL SELECT * FROM (SELECT seq, tbl, pk, row FROM _tidepool_changes \
+      WHERE seq > ? ORDER BY seq LIMIT ?)";
 
 /// How a table's rows are identified in the change table.
 #[derive(Clone, Debug, PartialEq, Eq)]

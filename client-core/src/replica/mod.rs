@@ -83,6 +83,9 @@ pub(crate) struct Replica {
     pub transport: Transport,
     interval: Option<Duration>,
     background: AtomicBool,
+    /// The server's change table is known to exist (checked by the first sync, and again
+    /// after a failed one).
+    base_known: AtomicBool,
     sync_lock: tokio::sync::Mutex<()>,
     status: parking_lot::Mutex<SyncStatus>,
 }
@@ -102,6 +105,7 @@ impl Replica {
             transport,
             interval,
             background: AtomicBool::new(false),
+            base_known: AtomicBool::new(false),
             sync_lock: tokio::sync::Mutex::new(()),
             status: parking_lot::Mutex::new(SyncStatus::default()),
         }
@@ -119,7 +123,10 @@ impl Replica {
         let mut report = SyncReport::default();
         let local = self.local.connect();
         let remote = self.remote.connect();
-        let result = sync::run(&local, &remote, &mut report).await;
+        let result = sync::run(&local, &remote, &self.base_known, &mut report).await;
+        if result.is_err() {
+            self.base_known.store(false, Ordering::SeqCst);
+        }
         let mut status = self.status.lock();
         status.syncing = false;
         match &result {

@@ -4,6 +4,7 @@
 //! killed at any point resumes where it stopped and nothing is applied twice in effect.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::capture::{self, Key};
 use super::literal::{self, ident, string};
@@ -200,41 +201,59 @@ async fn server_position(remote: &Connection) -> Result<(i64, i64)> {
     Ok((row.get(0)?, row.get(1)?))
 }
 
-/// Runs one sync. The caller holds the database's sync lock.
+/// What a pull stopped at.
+enum Pulled {
+    /// Everything up to the server's position is applied.
+    Done,
+    /// The server's schema changed since the replica mirrored it: mirror it first.
+    SchemaChanged,
+    /// Changes of these tables did not match their columns: copy them again.
+    Stale(BTreeSet<String>),
+}
+
+/// Runs one sync. The caller holds the database's sync lock. `base_known` is set once the
+/// server's change table is known to exist, so later syncs need not ask.
 pub(crate) async fn run(
     local: &Connection,
     remote: &Connection,
+    base_known: &AtomicBool,
     report: &mut SyncReport,
 ) -> Result<()> {
     local.execute_batch(LOCAL_SETUP).await?;
-    ensure_base(remote).await?;
+    if !base_known.load(Ordering::SeqCst) {
+        ensure_base(remote).await?;
+        base_known.store(true, Ordering::SeqCst);
+    }
     let mut state = local_state(local).await?;
-    // A change whose row does not match the table's columns (captured by a trigger older than
-    // the table's last change) makes the table be copied again; at most once more per sync.
-    for _ in 0..2 {
-        let (server_seq, schema_version) = server_position(remote).await?;
-        report.server_position = server_seq;
-        let pending_copies = !rows(local, "SELECT 1 FROM _tidepool_replica_copies", vec![])
-            .await?
-            .is_empty();
-        if !state.bootstrapped || state.schema_version != Some(schema_version) || pending_copies {
+    let pending_copies = !rows(local, "SELECT 1 FROM _tidepool_replica_copies", vec![])
+        .await?
+        .is_empty();
+    let mut mirror = !state.bootstrapped || pending_copies;
+    // Mirroring can itself change the schema version (installing triggers), and a change that
+    // does not match its table's columns sends the table back to be copied; a few rounds
+    // settle both. Whatever is left, the next sync continues.
+    for _ in 0..4 {
+        if mirror {
+            let (_, schema_version) = server_position(remote).await?;
             mirror_schema(local, remote, &mut state, schema_version, report).await?;
         }
-        let stale = pull(local, remote, &mut state, report).await?;
-        if stale.is_empty() {
-            break;
+        match pull(local, remote, &mut state, report).await? {
+            Pulled::Done => break,
+            Pulled::SchemaChanged => mirror = true,
+            Pulled::Stale(tables) => {
+                let forget: Vec<Statement> = tables
+                    .iter()
+                    .map(|t| {
+                        Statement::new(
+                            "DELETE FROM _tidepool_replica_tables WHERE tbl = ?",
+                            (t.as_str(),),
+                        )
+                    })
+                    .collect();
+                local.batch(forget).await?;
+                mirror = true;
+            }
         }
-        let forget: Vec<Statement> = stale
-            .iter()
-            .map(|t| {
-                Statement::new(
-                    "DELETE FROM _tidepool_replica_tables WHERE tbl = ?",
-                    (t.as_str(),),
-                )
-            })
-            .collect();
-        local.batch(forget).await?;
-        state.schema_version = None;
     }
     report.position = state.position;
     Ok(())
@@ -578,14 +597,14 @@ async fn copy_table(
     Ok(start_seq)
 }
 
-/// Pulls and applies every change after the replica's position. Returns the tables whose
-/// changes did not match their columns (to be copied again).
+/// Pulls and applies every change after the replica's position, unless the server's schema
+/// changed since the replica mirrored it.
 async fn pull(
     local: &Connection,
     remote: &Connection,
     state: &mut LocalState,
     report: &mut SyncReport,
-) -> Result<BTreeSet<String>> {
+) -> Result<Pulled> {
     let mut tables: BTreeMap<String, (TableInfo, String, String)> = BTreeMap::new();
     for row in rows(local, LOCAL_TABLES, vec![]).await? {
         let name: String = row.get(0)?;
@@ -601,11 +620,19 @@ async fn pull(
             vec![Value::Integer(state.position), Value::Integer(PAGE)],
         )
         .await?;
-        let Some(last) = page.last() else { break };
+        let (header, changes) = match page.split_first() {
+            Some((header, changes)) if header.get::<i64>(0)? == -1 => (header, changes),
+            _ => return Err(malformed("the pull's header row is missing")),
+        };
+        report.server_position = report.server_position.max(header.get(2)?);
+        if state.schema_version != Some(header.get(3)?) {
+            return Ok(Pulled::SchemaChanged);
+        }
+        let Some(last) = changes.last() else { break };
         let last_seq: i64 = last.get(0)?;
-        let count = page.len();
+        let count = changes.len();
         let mut statements = Vec::with_capacity(count + 1);
-        for change in &page {
+        for change in changes {
             let table: String = change.get(1)?;
             let Some((info, upsert, delete)) = tables.get(&table) else {
                 continue;
@@ -637,7 +664,11 @@ async fn pull(
             break;
         }
     }
-    Ok(stale)
+    Ok(if stale.is_empty() {
+        Pulled::Done
+    } else {
+        Pulled::Stale(stale)
+    })
 }
 
 /// `CREATE TABLE name ...` with another name (for the staging copy). `None` if the text does

@@ -341,3 +341,58 @@ async fn misuse_is_a_typed_error() {
         .expect_err("zero interval");
     assert_eq!(e.code(), "INVALID_CONFIG");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_token_syncs_once_capture_is_installed() {
+    use tidepool_server::auth::{Access, SigningKey};
+    let key = SigningKey::generate();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&key_path, key.public_key_pem()).expect("key file");
+    let server = TestServer::start_with(|config| config.auth_key_file = Some(key_path)).await;
+    let (ro, rw) = (
+        key.token(Access::ReadOnly, None),
+        key.token(Access::ReadWrite, None),
+    );
+    let primary = Builder::new(server.url("http"))
+        .auth_token(rw.clone())
+        .build()
+        .expect("db")
+        .connect();
+    seed(&primary, 20).await;
+
+    let read_only = Builder::replica(dir.path().join("ro.db"), server.url("http"))
+        .auth_token(ro.clone())
+        .build()
+        .expect("replica");
+    let e = read_only.sync().await.expect_err("cannot install capture");
+    assert_eq!(e.code(), "CAPTURE_FORBIDDEN", "{e}");
+    assert!(e.message().contains("read-write token"), "{e}");
+    let status = read_only.sync_status().expect("status");
+    assert_eq!(
+        status
+            .last_error
+            .as_ref()
+            .map(|e| e.code().to_owned())
+            .as_deref(),
+        Some("CAPTURE_FORBIDDEN")
+    );
+
+    // Once a read-write replica has installed it, the read-only one syncs.
+    Builder::replica(dir.path().join("rw.db"), server.url("http"))
+        .auth_token(rw)
+        .build()
+        .expect("replica")
+        .sync()
+        .await
+        .expect("installs capture");
+    read_only.sync().await.expect("read-only sync");
+    let conn = read_only.connect();
+    assert_same(&primary, &conn).await;
+    // Its writes are refused by the server, as for any read-only token.
+    let e = conn
+        .execute("INSERT INTO log VALUES ('no')", ())
+        .await
+        .expect_err("read-only write");
+    assert_eq!(e.code(), "FORBIDDEN", "{e}");
+}

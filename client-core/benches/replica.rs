@@ -1,0 +1,265 @@
+//! Criterion benchmarks of local reads and replicas, side by side in one run:
+//!
+//! - `point_read/{tidepool_local,rusqlite}`: one row by primary key from a 100,000-row table in a
+//!   file, through the `tidepool` crate's local mode (`conn.query(..)` and its row) and through
+//!   raw rusqlite (`prepare_cached` + `query_row`) on the same file;
+//! - `replica_read/{replica,remote_http}`: the same read on a replica of a reference server and
+//!   over loopback HTTP to that server.
+//!
+//! Then, measured once and printed (not criterion samples: each is one long operation):
+//! the bootstrap of a 1,000,000-row table (time; bytes on the wire, counted by a TCP relay
+//! between client and server, against the table's raw data size) and an incremental pull after
+//! one changed row (bytes on the wire, HTTP and WebSocket). `BENCH_BOOTSTRAP_ROWS` changes the
+//! table size. The server runs in-process on loopback.
+//!
+//! `cargo bench -p tidepool --bench replica`
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use tidepool::{Builder, Connection};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+
+const READ_ROWS: i64 = 100_000;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+struct Primary {
+    server: tidepool_server::RunningServer,
+    _dir: tempfile::TempDir,
+}
+
+async fn primary(rows: i64) -> Primary {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = tidepool_server::Config::new(dir.path().join("primary.db"));
+    config.listen_addr = "127.0.0.1:0".parse().expect("addr");
+    let server = tidepool_server::serve(config).await.expect("server");
+    let conn = Builder::new(format!("http://{}", server.local_addr()))
+        .build()
+        .expect("db")
+        .connect();
+    fill(&conn, rows).await;
+    Primary { server, _dir: dir }
+}
+
+async fn fill(conn: &Connection, rows: i64) {
+    conn.execute_batch(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price REAL, qty INTEGER)",
+    )
+    .await
+    .expect("schema");
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+         INSERT INTO items SELECT i, printf('item number %08d', i), i * 0.25, i % 97 FROM n",
+        (rows,),
+    )
+    .await
+    .expect("rows");
+}
+
+async fn read_one(conn: &Connection, id: i64) -> i64 {
+    let row = conn
+        .query("SELECT id, name, price FROM items WHERE id = ?", (id,))
+        .await
+        .expect("query")
+        .next()
+        .await
+        .expect("row")
+        .expect("a row");
+    row.get(0).expect("id")
+}
+
+/// `iters` point reads one after another inside the runtime, as an application's task makes
+/// them (a `block_on` per read would measure entering the runtime as well).
+async fn reads(conn: &Connection, iters: u64) -> Duration {
+    let started = Instant::now();
+    for i in 0..iters {
+        std::hint::black_box(read_one(conn, (i as i64 * 7919) % READ_ROWS + 1).await);
+    }
+    started.elapsed()
+}
+
+fn point_reads(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("local.db");
+    let db = Builder::local(&path).build().expect("local");
+    let conn = db.connect();
+    rt.block_on(fill(&conn, READ_ROWS));
+    let raw = rusqlite::Connection::open(&path).expect("rusqlite");
+
+    let mut group = c.benchmark_group("point_read");
+    let mut id = 0;
+    group.bench_function("tidepool_local", |b| {
+        b.iter_custom(|iters| rt.block_on(reads(&conn, iters)))
+    });
+    group.bench_function("rusqlite", |b| {
+        b.iter(|| {
+            id = id % READ_ROWS + 1;
+            let mut stmt = raw
+                .prepare_cached("SELECT id, name, price FROM items WHERE id = ?")
+                .expect("prepare");
+            stmt.query_row([id], |r| {
+                let _: String = r.get(1)?;
+                let _: f64 = r.get(2)?;
+                r.get::<_, i64>(0)
+            })
+            .expect("row")
+        })
+    });
+    group.finish();
+
+    let primary = rt.block_on(primary(READ_ROWS));
+    let url = format!("http://{}", primary.server.local_addr());
+    let replica = Builder::replica(dir.path().join("replica.db"), &url)
+        .build()
+        .expect("replica");
+    rt.block_on(replica.sync()).expect("bootstrap");
+    let remote = Builder::new(&url).build().expect("remote");
+    let mut group = c.benchmark_group("replica_read");
+    for (name, db) in [("replica", &replica), ("remote_http", &remote)] {
+        let conn = db.connect();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| rt.block_on(reads(&conn, iters)))
+        });
+    }
+    group.finish();
+}
+
+/// A TCP relay that counts the bytes each way.
+struct Relay {
+    addr: std::net::SocketAddr,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
+}
+
+impl Relay {
+    async fn start(target: std::net::SocketAddr) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (u, d) = (Arc::clone(&up), Arc::clone(&down));
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (u, d) = (Arc::clone(&u), Arc::clone(&d));
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::join!(pump(cr, sw, u), pump(sr, cw, d));
+                });
+            }
+        });
+        Relay { addr, up, down }
+    }
+
+    fn take(&self) -> (u64, u64) {
+        (
+            self.up.swap(0, Ordering::SeqCst),
+            self.down.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    count: Arc<AtomicU64>,
+) {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                count.fetch_add(n as u64, Ordering::Relaxed);
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+async fn sync_figures() {
+    let rows: i64 = std::env::var("BENCH_BOOTSTRAP_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let primary = primary(rows).await;
+    let addr = primary.server.local_addr();
+    let writer = Builder::new(format!("http://{addr}"))
+        .build()
+        .expect("db")
+        .connect();
+    let raw = writer
+        .query("SELECT sum(8 + length(name) + 8 + 8) FROM items", ())
+        .await
+        .expect("size")
+        .next()
+        .await
+        .expect("row")
+        .expect("a row")
+        .get::<i64>(0)
+        .expect("bytes");
+    let relay = Relay::start(addr).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!("\nreplica figures (one run, loopback, in-process server)");
+    for scheme in ["http", "ws"] {
+        let db = Builder::replica(
+            dir.path().join(format!("{scheme}.db")),
+            format!("{scheme}://{}", relay.addr),
+        )
+        .build()
+        .expect("replica");
+        relay.take();
+        let started = Instant::now();
+        let report = db.sync().await.expect("bootstrap");
+        let took = started.elapsed();
+        let (up, down) = relay.take();
+        println!(
+            "  {scheme:>4} bootstrap of {} rows: {took:.2?} ({:.0} rows/s); {} bytes on the wire \
+             ({up} up, {down} down) for {raw} bytes of raw data: {:.2}x",
+            report.rows_copied,
+            report.rows_copied as f64 / took.as_secs_f64(),
+            up + down,
+            (up + down) as f64 / raw as f64
+        );
+        // Warm: the connection is open and the schema known; then one row changes.
+        db.sync().await.expect("sync");
+        writer
+            .execute("UPDATE items SET qty = qty + 1 WHERE id = 4242", ())
+            .await
+            .expect("update");
+        relay.take();
+        let report = db.sync().await.expect("pull");
+        let (up, down) = relay.take();
+        assert_eq!(report.changes_applied, 1);
+        println!(
+            "  {scheme:>4} pull of one changed row: {} bytes on the wire ({up} up, {down} down)",
+            up + down
+        );
+    }
+}
+
+fn sync_once(_: &mut Criterion) {
+    runtime().block_on(sync_figures());
+}
+
+criterion_group!(benches, point_reads, sync_once);
+criterion_main!(benches);

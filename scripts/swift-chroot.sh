@@ -19,6 +19,13 @@ root="${TIDEPOOL_TRIXIE_ROOT:-$HOME/.cache/tidepool-trixie}"
 exec 9>"$root.lock"
 flock 9
 
+# Sessions are serialised, so anything still mounted under the root was left by a session that
+# was killed before its trap ran: unmount it, deepest first, so no bind mount of the repository
+# outlives its session.
+findmnt -rn -o TARGET | awk -v r="$root/" 'index($0, r) == 1' | sort -r | while read -r stale; do
+    umount -R "$stale" 2>/dev/null || umount -l "$stale" 2>/dev/null || true
+done
+
 mounted=()
 cleanup() {
     local i

@@ -93,4 +93,35 @@ final class ReplicaTests: XCTestCase {
         XCTAssertNil(db.syncStatus)
         await assertThrowsTidepool(TidepoolError.Code.unsupported) { try await db.sync() }
     }
+
+    /// Two replicas of one server (two devices): a write through one reaches the other with its
+    /// next sync, and a sync interval brings it without a call.
+    func testTwoReplicasMeetThroughTheServer() async throws {
+        let url = try TestServer.wsURL()
+        let table = uniqueTable("pair")
+        try await Database(url: url).connect().execute("CREATE TABLE \(table) (id INTEGER PRIMARY KEY, v TEXT)")
+        let dir = try temporaryDirectory(self)
+        let phone = try Database(replicaPath: dir.appendingPathComponent("phone.db").path, url: url)
+        let tablet = try Database(
+            replicaPath: dir.appendingPathComponent("tablet.db").path, url: url,
+            options: DatabaseOptions(syncInterval: 0.1))
+        try await phone.sync()
+        try await tablet.sync()
+
+        try await phone.connect().execute("INSERT INTO \(table) (v) VALUES (?)", ["from the phone"])
+        let tabletConn = tablet.connect()
+        let deadline = Date().addingTimeInterval(10)
+        var seen: [String] = []
+        while seen.isEmpty && Date() < deadline {
+            seen = try await tabletConn.query("SELECT v FROM \(table)").map { try $0.get(0, as: String.self) }
+            if seen.isEmpty { try await Task.sleep(nanoseconds: 50_000_000) }
+        }
+        XCTAssertEqual(seen, ["from the phone"], "the background sync brought the phone's write")
+        XCTAssertGreaterThanOrEqual(tablet.syncStatus?.syncs ?? 0, 2)
+
+        try await tabletConn.execute("UPDATE \(table) SET v = 'edited on the tablet'")
+        try await phone.sync()
+        let onPhone = try await phone.connect().query("SELECT v FROM \(table)")[0].get(0, as: String.self)
+        XCTAssertEqual(onPhone, "edited on the tablet")
+    }
 }

@@ -13,7 +13,7 @@ use tidepool::{Builder, Params, Statement};
 
 use crate::error::Failure;
 use crate::rows::Output;
-use crate::{aio, runtime, value};
+use crate::{aio, runtime, sync, value};
 
 /// A database: a server URL or a local file, shared by its connections.
 #[pyclass(frozen, weakref, module = "tidepool._native")]
@@ -37,16 +37,18 @@ fn seconds(name: &str, secs: Option<f64>) -> Result<Option<Duration>, Failure> {
 #[pymethods]
 impl Database {
     /// `target` is a URL (`http(s)://`, `ws(s)://`, `libsql://`, `file:`, `:memory:`), or a
-    /// filesystem path when `local` is true.
+    /// filesystem path when `local` is true, or the replica's file when `sync_url` is given.
     #[new]
-    #[pyo3(signature = (target, *, local=false, auth_token=None, read_connections=None,
-        busy_timeout=None, connect_timeout=None, request_timeout=None, ca_pem=None,
-        force_json=false))]
+    #[pyo3(signature = (target, *, local=false, sync_url=None, sync_interval=None,
+        auth_token=None, read_connections=None, busy_timeout=None, connect_timeout=None,
+        request_timeout=None, ca_pem=None, force_json=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         target: String,
         local: bool,
+        sync_url: Option<String>,
+        sync_interval: Option<f64>,
         auth_token: Option<String>,
         read_connections: Option<usize>,
         busy_timeout: Option<f64>,
@@ -56,11 +58,14 @@ impl Database {
         force_json: bool,
     ) -> PyResult<Self> {
         let build = || -> Result<tidepool::Database, Failure> {
-            let mut builder = if local {
-                Builder::local(&target)
-            } else {
-                Builder::new(target.clone())
+            let mut builder = match (sync_url, local) {
+                (Some(url), _) => Builder::replica(&target, url),
+                (None, true) => Builder::local(&target),
+                (None, false) => Builder::new(target.clone()),
             };
+            if let Some(t) = seconds("sync_interval", sync_interval)? {
+                builder = builder.sync_interval(t);
+            }
             if let Some(token) = auth_token {
                 builder = builder.auth_token(token);
             }
@@ -102,6 +107,36 @@ impl Database {
     #[getter]
     fn is_local(&self, py: Python<'_>) -> PyResult<bool> {
         Ok(self.database(py)?.is_local())
+    }
+
+    /// Whether the database is a local replica of a server.
+    #[getter]
+    fn is_replica(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.database(py)?.is_replica())
+    }
+
+    /// Replica: pulls what changed on the server (the first sync copies everything); a dict
+    /// of what it did. `NotSupportedError` on a database that is not a replica.
+    fn sync(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let db = self.database(py)?;
+        let report = py
+            .detach(|| runtime::block_on(async move { db.sync().await }))
+            .map_err(|e| e.into_pyerr(py))?
+            .map_err(|e| Failure::from(e).into_pyerr(py))?;
+        sync::report_to_py(py, report)
+    }
+
+    fn sync_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let db = self.database(py)?;
+        aio::spawn(py, async move { Ok(db.sync().await?) }, sync::report_to_py)
+    }
+
+    /// Replica: where the last sync got to, as a dict; `None` when not a replica.
+    fn sync_status(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.database(py)?.sync_status() {
+            Some(status) => sync::status_to_py(py, status).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// A new connection (no I/O until its first statement).

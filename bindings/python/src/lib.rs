@@ -11,6 +11,7 @@ mod connection;
 mod error;
 mod rows;
 mod runtime;
+mod sync;
 mod value;
 
 use pyo3::prelude::*;

@@ -73,6 +73,7 @@ def open_database(
     auth_token: Optional[str],
     sync_url: Optional[str],
     offline: Optional[bool],
+    sync_interval: Optional[float],
     timeout: Optional[float],
     read_connections: Optional[int],
     connect_timeout: Optional[float],
@@ -80,9 +81,10 @@ def open_database(
     ca_pem: Optional[bytes],
     force_json: bool,
 ) -> _native.Database:
-    if sync_url is not None or offline:
+    if offline:
         raise NotSupportedError(
-            "sync_url and offline need replica mode, which the core client does not have yet",
+            "offline writes: a replica sends its writes to the server, and the core client "
+            "has no local write queue yet",
             "UNSUPPORTED",
         )
     if isinstance(target, os.PathLike):
@@ -91,6 +93,9 @@ def open_database(
         raise InterfaceError(
             f"connect() takes a URL or a path, not {type(target).__name__}", "INVALID_CONFIG"
         )
+    if sync_url is not None:
+        return _replica(target, sync_url, auth_token, sync_interval, timeout, connect_timeout,
+                        request_timeout, ca_pem, force_json)
     if is_remote(target):
         key = (os.getpid(), target, auth_token, connect_timeout, request_timeout, ca_pem, force_json)
         with _shared_lock:
@@ -115,6 +120,34 @@ def open_database(
         read_connections=0 if read_connections is None else read_connections,
         busy_timeout=5.0 if timeout is None else timeout,
     )
+
+
+def _replica(target: str, sync_url: str, auth_token, sync_interval, timeout, connect_timeout,
+             request_timeout, ca_pem, force_json) -> _native.Database:
+    """A replica of the server at `sync_url` in the file `target`, shared by the connections
+    of this process that name the same file and server."""
+    if is_remote(target) or target in (":memory:", "file::memory:"):
+        raise InterfaceError("a replica needs a file path (and the server as sync_url)", "INVALID_CONFIG")
+    if target.startswith("file:"):
+        target = target[len("file:"):]
+    path = os.path.abspath(target)
+    key = (os.getpid(), "replica", path, sync_url, auth_token, sync_interval)
+    with _shared_lock:
+        db = _shared.get(key)
+        if db is None:
+            db = _native.Database(
+                path,
+                sync_url=sync_url,
+                sync_interval=sync_interval,
+                auth_token=auth_token,
+                busy_timeout=timeout,
+                connect_timeout=connect_timeout,
+                request_timeout=request_timeout,
+                ca_pem=ca_pem,
+                force_json=force_json,
+            )
+            _shared[key] = db
+    return db
 
 
 def description(columns: Tuple[Tuple[str, Optional[str]], ...]):

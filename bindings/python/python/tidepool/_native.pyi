@@ -1,7 +1,7 @@
 """Type stubs of the private native module (Rust, pyo3). Use ``tidepool`` and
 ``tidepool.aio`` instead."""
 
-from typing import Any, Awaitable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Awaitable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 Params = Union[Sequence[Any], Mapping[str, Any], None]
 Columns = Tuple[Tuple[str, Optional[str]], ...]
@@ -16,6 +16,8 @@ class Database:
         target: str,
         *,
         local: bool = False,
+        sync_url: Optional[str] = None,
+        sync_interval: Optional[float] = None,
         auth_token: Optional[str] = None,
         read_connections: Optional[int] = None,
         busy_timeout: Optional[float] = None,
@@ -28,6 +30,11 @@ class Database:
     def url(self) -> str: ...
     @property
     def is_local(self) -> bool: ...
+    @property
+    def is_replica(self) -> bool: ...
+    def sync(self) -> Dict[str, int]: ...
+    def sync_async(self) -> Awaitable[Dict[str, int]]: ...
+    def sync_status(self) -> Optional[Dict[str, Any]]: ...
     def connect(self) -> Connection: ...
 
 class Connection:

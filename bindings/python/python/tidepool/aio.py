@@ -91,6 +91,24 @@ class Connection:
         self._drop_stream()
         await self._native.close_async()
 
+    async def sync(self) -> dict:
+        """Replica: pulls what changed on the server since the last sync (the first copies
+        everything) and returns what it did: ``rows_copied``, ``tables_copied``,
+        ``changes_applied``, ``position``, ``server_position``... ``NotSupportedError`` when
+        the connection is not to a replica."""
+        self._check()
+        return await self._database.sync_async()
+
+    def sync_status(self) -> Optional[dict]:
+        """Replica: ``bootstrapped``, ``position``, ``server_position``, ``last_synced_at``
+        (seconds since the epoch), ``last_duration`` (seconds), ``last_error`` (the exception
+        of a failed sync), ``syncing``, ``syncs``; ``None`` when not a replica."""
+        return self._database.sync_status()
+
+    @property
+    def is_replica(self) -> bool:
+        return self._database.is_replica
+
     def interrupt(self) -> None:
         self._native.interrupt()
 
@@ -334,6 +352,7 @@ def connect(
     auth_token: Optional[str] = None,
     sync_url: Optional[str] = None,
     offline: Optional[bool] = None,
+    sync_interval: Optional[float] = None,
     isolation_level: Optional[str] = "",
     autocommit: Optional[bool] = None,
     timeout: Optional[float] = None,
@@ -355,6 +374,7 @@ def connect(
             auth_token=auth_token,
             sync_url=sync_url,
             offline=offline,
+            sync_interval=sync_interval,
             timeout=timeout,
             read_connections=read_connections,
             connect_timeout=connect_timeout,

@@ -138,6 +138,24 @@ class Connection:
     def executescript(self, script: str) -> "Cursor":
         return self.cursor().executescript(script)
 
+    def sync(self) -> dict:
+        """Replica: pulls what changed on the server since the last sync (the first copies
+        everything) and returns what it did: ``rows_copied``, ``tables_copied``,
+        ``changes_applied``, ``position``, ``server_position``... ``NotSupportedError`` when
+        the connection is not to a replica."""
+        self._check()
+        return self._database.sync()
+
+    def sync_status(self) -> Optional[dict]:
+        """Replica: ``bootstrapped``, ``position``, ``server_position``, ``last_synced_at``
+        (seconds since the epoch), ``last_duration`` (seconds), ``last_error`` (the exception
+        of a failed sync), ``syncing``, ``syncs``; ``None`` when not a replica."""
+        return self._database.sync_status()
+
+    @property
+    def is_replica(self) -> bool:
+        return self._database.is_replica
+
     def interrupt(self) -> None:
         """Stops the statement running on a local connection (it fails with
         ``OperationalError``, code ``SQLITE_INTERRUPT``); ``NotSupportedError`` remote."""
@@ -354,6 +372,7 @@ def connect(
     auth_token: Optional[str] = None,
     sync_url: Optional[str] = None,
     offline: Optional[bool] = None,
+    sync_interval: Optional[float] = None,
     isolation_level: Optional[str] = "",
     autocommit: Optional[bool] = None,
     timeout: Optional[float] = None,
@@ -371,8 +390,12 @@ def connect(
     timeout in seconds (default 5); ``connect_timeout`` and ``request_timeout`` apply to a
     server; ``ca_pem`` trusts a private CA. No I/O happens until the first statement.
 
-    ``sync_url`` and ``offline`` (an embedded replica of a server) raise
-    ``NotSupportedError``: the core client has no replica mode yet.
+    With ``sync_url``, ``database`` is the file of an embedded replica of that server: reads
+    run on the file, writes and transactions on the server (the replica catches up after each
+    write, so reads see it); ``Connection.sync()`` pulls what changed, ``sync_interval``
+    (seconds) does so in the background, ``Connection.sync_status()`` says where it got to.
+    Connections in one process to the same replica share it. ``offline=True`` (writes queued
+    while offline) raises ``NotSupportedError``: the core client has no write queue yet.
     """
     if autocommit is not None:
         isolation_level = None if autocommit else (isolation_level or "")
@@ -382,6 +405,7 @@ def connect(
         auth_token=auth_token,
         sync_url=sync_url,
         offline=offline,
+        sync_interval=sync_interval,
         timeout=timeout,
         read_connections=read_connections,
         connect_timeout=connect_timeout,

@@ -113,11 +113,12 @@ def open_database(
         return db
     # A local database of its own per connection, as sqlite3 has: its writer is this
     # connection's, so two connections in one thread wait on SQLite's busy timeout rather
-    # than on each other forever.
+    # than on each other forever. One reader beside the writer: the core runs a short read
+    # on an idle reader inline, on the calling thread (with the GIL released).
     return _native.Database(
         target,
         local=not is_url(target),
-        read_connections=0 if read_connections is None else read_connections,
+        read_connections=1 if read_connections is None else read_connections,
         busy_timeout=5.0 if timeout is None else timeout,
     )
 

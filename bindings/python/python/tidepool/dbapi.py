@@ -52,6 +52,7 @@ class Connection:
         self._database = database
         self._native = native
         self._isolation_level = _common.check_isolation_level(isolation_level)
+        self._closed = False
         # The cursor whose rows are still streaming; the connection is busy until they are read.
         self._streaming: Optional["weakref.ref[Cursor]"] = None
 
@@ -91,7 +92,7 @@ class Connection:
 
     @property
     def closed(self) -> bool:
-        return self._native.closed
+        return self._closed
 
     # -- PEP 249 ----------------------------------------------------------------------------
 
@@ -112,6 +113,7 @@ class Connection:
     def close(self) -> None:
         """Closes the connection; an open transaction is rolled back. Idempotent."""
         self._drop_stream()
+        self._closed = True
         self._native.close()
 
     def __enter__(self) -> "Connection":
@@ -171,7 +173,7 @@ class Connection:
             cursor._discard()
 
     def _check(self) -> None:
-        if self._native.closed:
+        if self._closed:
             raise ProgrammingError("Cannot operate on a closed database.", "CLOSED")
 
     def _claim(self, cursor: Optional["Cursor"]) -> None:
@@ -224,11 +226,17 @@ class Cursor:
         return self._description
 
     def execute(self, sql: str, parameters: Any = ()) -> "Cursor":
-        sql = _common.check_sql(sql)
-        self._check()
+        # The hot path of point reads: kept to attribute checks around one native call.
+        if type(sql) is not str:
+            sql = _common.check_sql(sql)
         conn = self.connection
-        conn._claim(self)
-        conn._begin_if_needed(sql)
+        if self._closed or conn._closed:
+            self._check()
+        if conn._streaming is not None:
+            conn._claim(self)
+        dml = _common.is_dml(sql)
+        if dml and conn._isolation_level is not None and not conn._native.in_transaction():
+            conn._native.execute(_common.begin_sql(conn._isolation_level))
         columns, rows, affected, rowid, stream = conn._native.execute(sql, parameters, _PREFETCH)
         self._columns = columns
         self._description = None
@@ -237,8 +245,8 @@ class Cursor:
         self._stream = stream
         if stream is not None:
             conn._streaming = weakref.ref(self)
-        self.rowcount = _common.rowcount(columns, affected)
-        if rowid is not None and _common.is_dml(sql):
+        self.rowcount = -1 if columns and not affected else affected
+        if dml and rowid is not None:
             self.lastrowid = rowid
         return self
 
@@ -272,12 +280,15 @@ class Cursor:
         return self
 
     def fetchone(self) -> Optional[tuple]:
-        self._check()
-        if self._pos >= len(self._rows) and not self._more(_CHUNK):
-            return None
-        row = self._rows[self._pos]
-        self._pos += 1
-        return row
+        if self._closed or self.connection._closed:
+            self._check()
+        pos = self._pos
+        if pos >= len(self._rows):
+            if not self._more(_CHUNK):
+                return None
+            pos = self._pos
+        self._pos = pos + 1
+        return self._rows[pos]
 
     def fetchmany(self, size: Optional[int] = None) -> List[tuple]:
         self._check()

@@ -29,6 +29,11 @@ export function expandConfig(config: Config): Expanded {
   if (typeof config.url !== "string") {
     throw new TypeError(`Expected config.url to be a string, got ${typeof config.url}`);
   }
+  const encrypted = config as { encryptionKey?: unknown; remoteEncryptionKey?: unknown };
+  if (encrypted.encryptionKey !== undefined || encrypted.remoteEncryptionKey !== undefined) {
+    // Ignoring a key would leave the data in the clear while the caller believes otherwise.
+    throw new LibsqlError("Encrypted databases are not supported yet", "ENCRYPTION_NOT_SUPPORTED");
+  }
   if (config.offline) {
     throw new LibsqlError(
       "Offline writes are not supported yet: a replica sends its writes to the server",

@@ -23,8 +23,11 @@ export interface Config {
   concurrency?: number | undefined;
   /** Accepted for compatibility and ignored (the core's own timeouts apply). */
   timeout?: number;
+  /** Not supported yet: refused with `ENCRYPTION_NOT_SUPPORTED` rather than ignored. */
   encryptionKey?: string;
+  /** Accepted and ignored: a replica always reads its own writes. */
   readYourWrites?: boolean;
+  /** Accepted and ignored: the core makes its own HTTP requests. */
   fetch?: Function;
 }
 

@@ -82,7 +82,7 @@ impl Database {
     /// is the most calls in flight at once; `intMode` one of number, bigint, string.
     /// With `replicaPath`, a replica of the server at `url` in that file, synced every
     /// `syncIntervalSecs` when given.
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(
         url: String,
         auth_token: Option<String>,
@@ -129,7 +129,7 @@ impl Database {
     }
 
     /// `"local"`, `"replica"` or `"remote"`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn kind(&self) -> String {
         let db = &self.shared.db;
         if db.is_local() {
@@ -144,7 +144,7 @@ impl Database {
 
     /// Replica: pulls what changed on the server (the first sync copies everything).
     /// Fails with `UNSUPPORTED` on a database that is not a replica.
-    #[napi(ts_return_type = "Promise<JsSyncReport>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<JsSyncReport>")]
     pub fn sync<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsSyncReport>> {
         let shared = Arc::clone(&self.shared);
         env.spawn_future(async move {
@@ -154,14 +154,14 @@ impl Database {
     }
 
     /// Replica: where syncing stands; `null` for a database that is not a replica.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn sync_status(&self) -> Option<JsSyncStatus> {
         self.shared.db.sync_status().map(JsSyncStatus::from)
     }
 
     /// `"file"` for a local database or a replica (as @libsql/client reports embedded
     /// replicas), else `"http"` or `"ws"` by the URL's scheme.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn protocol(&self) -> String {
         let db = &self.shared.db;
         if db.is_local() || db.is_replica() {
@@ -175,7 +175,7 @@ impl Database {
     }
 
     /// Runs one statement and returns its whole result.
-    #[napi(ts_return_type = "Promise<RawResult>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RawResult>")]
     pub fn execute<'env>(
         &self,
         env: &'env Env,
@@ -197,7 +197,7 @@ impl Database {
     /// this client (the package decides): nothing it waits for needs the JavaScript thread, so
     /// blocking it is safe, and a point read costs no hop through the runtime's workers and
     /// back, as @libsql/client and better-sqlite3 also run local statements.
-    #[napi(ts_return_type = "RawResult")]
+    #[napi(catch_unwind, ts_return_type = "RawResult")]
     pub fn execute_sync(
         &self,
         sql: String,
@@ -217,7 +217,7 @@ impl Database {
     }
 
     /// Runs statements atomically in a transaction of the given mode (write, read, deferred).
-    #[napi(ts_return_type = "Promise<RawResult[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RawResult[]>")]
     pub fn batch<'env>(
         &self,
         env: &'env Env,
@@ -236,7 +236,7 @@ impl Database {
     }
 
     /// @libsql/client's `migrate`: the statements as one deferred batch with foreign keys off.
-    #[napi(ts_return_type = "Promise<RawResult[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RawResult[]>")]
     pub fn migrate<'env>(
         &self,
         env: &'env Env,
@@ -253,7 +253,7 @@ impl Database {
     }
 
     /// Runs a script of `;`-separated statements.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn execute_multiple<'env>(
         &self,
         env: &'env Env,
@@ -269,7 +269,7 @@ impl Database {
     }
 
     /// Begins an interactive transaction on a connection of its own.
-    #[napi(ts_return_type = "Promise<Transaction>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<Transaction>")]
     pub fn transaction<'env>(
         &self,
         env: &'env Env,
@@ -292,7 +292,7 @@ impl Database {
 
     /// Closes the database: calls after this fail with `CLIENT_CLOSED`, idle connections
     /// close (open transactions keep theirs until they end).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
         self.shared.permits.close();

@@ -84,7 +84,7 @@ impl Drop for Transaction {
 
 #[napi]
 impl Transaction {
-    #[napi(ts_return_type = "Promise<RawResult>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RawResult>")]
     pub fn execute<'env>(
         &self,
         env: &'env Env,
@@ -102,7 +102,7 @@ impl Transaction {
     }
 
     /// The statements atomically, as a savepoint of the transaction.
-    #[napi(ts_return_type = "Promise<RawResult[]>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<RawResult[]>")]
     pub fn batch<'env>(
         &self,
         env: &'env Env,
@@ -117,7 +117,7 @@ impl Transaction {
         })
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn execute_multiple<'env>(
         &self,
         env: &'env Env,
@@ -127,18 +127,18 @@ impl Transaction {
         env.spawn_future(async move { conn.execute_batch(&sql).await.map_err(core) })
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn commit<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
         self.finish(env, "COMMIT")
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn rollback<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
         self.finish(env, "ROLLBACK")
     }
 
     /// Ends the transaction without waiting: it is rolled back unless committed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         if let Some(conn) = self.take() {
             release(conn);
@@ -146,7 +146,7 @@ impl Transaction {
     }
 
     /// Whether the transaction has ended (committed, rolled back or closed).
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn closed(&self) -> bool {
         self.conn.lock().map(|c| c.is_none()).unwrap_or(true)
     }

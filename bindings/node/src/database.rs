@@ -10,6 +10,7 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
 use tidepool::{Connection, Statement};
+use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{coded, core, usage};
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     permits: Semaphore,
     closed: AtomicBool,
     pub int_mode: IntMode,
+    /// napi's runtime, where connections are closed.
+    pub rt: Handle,
 }
 
 impl Shared {
@@ -43,7 +46,7 @@ impl Shared {
     /// connection is then dropped, which rolls the transaction back) or enough are idle.
     async fn give_back(&self, conn: Connection) {
         if self.closed.load(Ordering::Acquire) || !conn.is_autocommit().await {
-            drop_in_runtime(conn);
+            drop_in_runtime(&self.rt, conn);
             return;
         }
         if let Ok(mut idle) = self.idle.lock() {
@@ -54,16 +57,14 @@ impl Shared {
     }
 }
 
-/// Closes a connection on the runtime, where its rollback and stream close can run. During
-/// teardown the runtime may be gone: the connection is then dropped here (a local one still
-/// rolls back; the server expires a remote stream), and nothing panics across the boundary.
-pub(crate) fn drop_in_runtime(conn: Connection) {
-    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        napi::bindgen_prelude::spawn(async move {
-            let _ = conn.close().await;
-        });
+/// Closes a connection on the runtime, where its rollback and stream close can run. At
+/// process exit, when finalizers run after the runtime has shut down, the task is cancelled
+/// and the connection dropped (a local one still rolls back; the server expires a remote
+/// stream): a runtime handle, unlike napi's `spawn`, never panics for that.
+pub(crate) fn drop_in_runtime(rt: &Handle, conn: Connection) {
+    drop(rt.spawn(async move {
+        let _ = conn.close().await;
     }));
-    drop(spawned);
 }
 
 fn closed() -> napi::Error {
@@ -114,7 +115,9 @@ impl Database {
             builder = builder.auth_token(token);
         }
         // Building may set up connection pools that expect a runtime around them.
-        let db = napi::bindgen_prelude::block_on(async move { builder.build() }).map_err(core)?;
+        let (db, rt) =
+            napi::bindgen_prelude::block_on(async move { (builder.build(), Handle::current()) });
+        let db = db.map_err(core)?;
         let concurrency = concurrency.clamp(1, 1 << 16) as usize;
         Ok(Database {
             shared: Arc::new(Shared {
@@ -124,6 +127,7 @@ impl Database {
                 permits: Semaphore::new(concurrency),
                 closed: AtomicBool::new(false),
                 int_mode,
+                rt,
             }),
         })
     }
@@ -283,10 +287,10 @@ impl Database {
             }
             let conn = shared.db.connect();
             if let Err(e) = conn.execute(begin, ()).await {
-                drop_in_runtime(conn);
+                drop_in_runtime(&shared.rt, conn);
                 return Err(core(e));
             }
-            Ok(Transaction::new(conn, shared.int_mode))
+            Ok(Transaction::new(conn, shared.int_mode, shared.rt.clone()))
         })
     }
 
@@ -298,7 +302,7 @@ impl Database {
         self.shared.permits.close();
         if let Ok(mut idle) = self.shared.idle.lock() {
             for conn in idle.drain(..) {
-                drop_in_runtime(conn);
+                drop_in_runtime(&self.shared.rt, conn);
             }
         }
     }
@@ -309,7 +313,7 @@ impl Drop for Database {
     fn drop(&mut self) {
         if let Ok(mut idle) = self.shared.idle.lock() {
             for conn in idle.drain(..) {
-                drop_in_runtime(conn);
+                drop_in_runtime(&self.shared.rt, conn);
             }
         }
     }

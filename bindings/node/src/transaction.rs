@@ -8,6 +8,7 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
 use tidepool::{Connection, Statement};
+use tokio::runtime::Handle;
 
 use crate::database::drop_in_runtime;
 use crate::error::{coded, core, usage};
@@ -40,13 +41,15 @@ fn closed() -> napi::Error {
 pub struct Transaction {
     conn: Arc<Mutex<Option<Arc<Connection>>>>,
     int_mode: IntMode,
+    rt: Handle,
 }
 
 impl Transaction {
-    pub(crate) fn new(conn: Connection, int_mode: IntMode) -> Self {
+    pub(crate) fn new(conn: Connection, int_mode: IntMode, rt: Handle) -> Self {
         Transaction {
             conn: Arc::new(Mutex::new(Some(Arc::new(conn)))),
             int_mode,
+            rt,
         }
     }
 
@@ -65,9 +68,9 @@ impl Transaction {
 
 /// Ends the transaction's hold on its connection: the last holder closes it on the runtime
 /// (rolling back whatever is still open).
-fn release(conn: Arc<Connection>) {
+fn release(rt: &Handle, conn: Arc<Connection>) {
     if let Ok(conn) = Arc::try_unwrap(conn) {
-        drop_in_runtime(conn);
+        drop_in_runtime(rt, conn);
     }
     // Otherwise a call still running holds it; its end drops the last reference on the
     // runtime, where the connection's drop closes the stream.
@@ -77,7 +80,7 @@ impl Drop for Transaction {
     /// A transaction collected while open is rolled back on the runtime.
     fn drop(&mut self) {
         if let Some(conn) = self.take() {
-            release(conn);
+            release(&self.rt, conn);
         }
     }
 }
@@ -141,7 +144,7 @@ impl Transaction {
     #[napi(catch_unwind)]
     pub fn close(&self) {
         if let Some(conn) = self.take() {
-            release(conn);
+            release(&self.rt, conn);
         }
     }
 
@@ -159,9 +162,10 @@ impl Transaction {
         sql: &'static str,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let conn = self.take().ok_or_else(closed)?;
+        let rt = self.rt.clone();
         env.spawn_future(async move {
             let result = conn.execute(sql, ()).await;
-            release(conn);
+            release(&rt, conn);
             result.map(drop).map_err(core)
         })
     }

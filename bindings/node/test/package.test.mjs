@@ -2,7 +2,7 @@
 // .d.ts types accept code written for @libsql/client.
 import { it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -57,4 +57,27 @@ void main;
     stdio: "pipe",
   });
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it("exits cleanly with clients and transactions left open (finalizers after the runtime)", () => {
+  const script = `
+    import { createClient } from ${JSON.stringify(path.resolve(here, "..", "esm", "index.mjs"))};
+    import { startServer } from ${JSON.stringify(path.resolve(here, "helpers.mjs"))};
+    const server = await startServer();
+    for (const url of [":memory:", server.http, server.ws]) {
+      const db = createClient({ url });
+      await db.execute("SELECT 1");
+      const tx = await db.transaction("read");
+      await tx.execute("SELECT 1");
+    }
+    await server.stop();
+    console.log("finished");
+  `;
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), "finished");
+  assert.doesNotMatch(run.stderr, /panicked/);
 });

@@ -243,6 +243,9 @@ function rethrow(e: unknown): never {
   throw mapError(e);
 }
 
+/** Codes that mean the server ended the transaction (rolled back): it is closed after them. */
+const TRANSACTION_GONE = new Set(["TRANSACTION_LOST", "TRANSACTION_TIMEOUT", "STREAM_CLOSED", "STREAM_EXPIRED"]);
+
 /** An interactive transaction on a connection of its own. */
 export class TidepoolTransaction implements Transaction {
   #tx: NativeTransaction;
@@ -267,17 +270,24 @@ export class TidepoolTransaction implements Transaction {
     return this.#tx;
   }
 
+  /** Maps an error, and closes the transaction when the server has ended it. */
+  #fail = (e: unknown): never => {
+    const mapped = mapError(e);
+    if (mapped instanceof LibsqlError && TRANSACTION_GONE.has(mapped.code)) this.close();
+    throw mapped;
+  };
+
   async execute(stmtOrSql: InStatement, a?: InArgs): Promise<ResultSet> {
     const tx = this.#check();
     const [sql, values, names] = statement(stmtOrSql, a);
-    const rs = resultSet(await tx.execute(sql, values, names).catch(rethrow));
+    const rs = resultSet(await tx.execute(sql, values, names).catch(this.#fail));
     this.#affected += rs.rowsAffected;
     return rs;
   }
 
   async batch(stmts: Array<InStatement | [string, InArgs?]>): Promise<ResultSet[]> {
     const tx = this.#check();
-    const raw = await tx.batch(statements(stmts)).catch(rethrow);
+    const raw = await tx.batch(statements(stmts)).catch(this.#fail);
     const results = raw.map(resultSet);
     this.#affected += affected(results);
     return results;
@@ -286,7 +296,7 @@ export class TidepoolTransaction implements Transaction {
   async executeMultiple(sql: string): Promise<void> {
     const tx = this.#check();
     if (typeof sql !== "string") throw new TypeError("executeMultiple takes an SQL string");
-    await tx.executeMultiple(sql).catch(rethrow);
+    await tx.executeMultiple(sql).catch(this.#fail);
     this.#script = true;
   }
 

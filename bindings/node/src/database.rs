@@ -21,7 +21,11 @@ use crate::transaction::{begin_sql, Transaction};
 use crate::value::{Arg, IntMode};
 
 pub(crate) struct Shared {
-    db: tidepool::Database,
+    /// `None` once closed: dropping the database stops a replica's background sync.
+    db: std::sync::RwLock<Option<tidepool::Database>>,
+    /// What the database is, kept past `close()`.
+    kind: &'static str,
+    protocol: &'static str,
     idle: std::sync::Mutex<Vec<Connection>>,
     max_idle: usize,
     permits: Semaphore,
@@ -32,6 +36,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The database (a cheap clone); `CLIENT_CLOSED` once closed.
+    fn db(&self) -> napi::Result<tidepool::Database> {
+        self.db
+            .read()
+            .ok()
+            .and_then(|db| db.clone())
+            .ok_or_else(closed)
+    }
+
     /// A permit and a connection; fails once the database is closed.
     async fn borrow(&self) -> napi::Result<(SemaphorePermit<'_>, Connection)> {
         let permit = self.permits.acquire().await.map_err(|_| closed())?;
@@ -39,7 +52,11 @@ impl Shared {
             return Err(closed());
         }
         let conn = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        Ok((permit, conn.unwrap_or_else(|| self.db.connect())))
+        let conn = match conn {
+            Some(conn) => conn,
+            None => self.db()?.connect(),
+        };
+        Ok((permit, conn))
     }
 
     /// Puts a connection back for the next call, unless a transaction is left open on it (the
@@ -118,10 +135,27 @@ impl Database {
         let (db, rt) =
             napi::bindgen_prelude::block_on(async move { (builder.build(), Handle::current()) });
         let db = db.map_err(core)?;
+        let kind = if db.is_local() {
+            "local"
+        } else if db.is_replica() {
+            "replica"
+        } else {
+            "remote"
+        };
+        // As @libsql/client reports them: a local database or a replica is "file".
+        let protocol = if kind != "remote" {
+            "file"
+        } else if db.url().starts_with("ws") {
+            "ws"
+        } else {
+            "http"
+        };
         let concurrency = concurrency.clamp(1, 1 << 16) as usize;
         Ok(Database {
             shared: Arc::new(Shared {
-                db,
+                db: std::sync::RwLock::new(Some(db)),
+                kind,
+                protocol,
                 idle: std::sync::Mutex::new(Vec::new()),
                 max_idle: concurrency,
                 permits: Semaphore::new(concurrency),
@@ -135,47 +169,32 @@ impl Database {
     /// `"local"`, `"replica"` or `"remote"`.
     #[napi(catch_unwind)]
     pub fn kind(&self) -> String {
-        let db = &self.shared.db;
-        if db.is_local() {
-            "local"
-        } else if db.is_replica() {
-            "replica"
-        } else {
-            "remote"
-        }
-        .to_owned()
+        self.shared.kind.to_owned()
     }
 
     /// Replica: pulls what changed on the server (the first sync copies everything).
     /// Fails with `UNSUPPORTED` on a database that is not a replica.
     #[napi(catch_unwind, ts_return_type = "Promise<JsSyncReport>")]
     pub fn sync<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsSyncReport>> {
-        let shared = Arc::clone(&self.shared);
+        let db = self.shared.db()?;
         env.spawn_future(async move {
-            let report = shared.db.sync().await.map_err(core)?;
+            let report = db.sync().await.map_err(core)?;
             Ok(JsSyncReport::from(report))
         })
     }
 
-    /// Replica: where syncing stands; `null` for a database that is not a replica.
+    /// Replica: where syncing stands; `null` for a database that is not a replica (or closed).
     #[napi(catch_unwind)]
     pub fn sync_status(&self) -> Option<JsSyncStatus> {
-        self.shared.db.sync_status().map(JsSyncStatus::from)
+        let db = self.shared.db().ok()?;
+        db.sync_status().map(JsSyncStatus::from)
     }
 
     /// `"file"` for a local database or a replica (as @libsql/client reports embedded
     /// replicas), else `"http"` or `"ws"` by the URL's scheme.
     #[napi(catch_unwind)]
     pub fn protocol(&self) -> String {
-        let db = &self.shared.db;
-        if db.is_local() || db.is_replica() {
-            "file"
-        } else if db.url().starts_with("ws") {
-            "ws"
-        } else {
-            "http"
-        }
-        .to_owned()
+        self.shared.protocol.to_owned()
     }
 
     /// Runs one statement and returns its whole result.
@@ -285,7 +304,7 @@ impl Database {
             if shared.closed.load(Ordering::Acquire) {
                 return Err(closed());
             }
-            let conn = shared.db.connect();
+            let conn = shared.db()?.connect();
             if let Err(e) = conn.execute(begin, ()).await {
                 drop_in_runtime(&shared.rt, conn);
                 return Err(core(e));
@@ -295,11 +314,17 @@ impl Database {
     }
 
     /// Closes the database: calls after this fail with `CLIENT_CLOSED`, idle connections
-    /// close (open transactions keep theirs until they end).
+    /// close, a replica's background sync stops (open transactions keep their connections
+    /// until they end).
     #[napi(catch_unwind)]
     pub fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
         self.shared.permits.close();
+        let db = self.shared.db.write().ok().and_then(|mut db| db.take());
+        if let Some(db) = db {
+            // Dropped on the runtime, where its pools may close their sockets.
+            drop(self.shared.rt.spawn(async move { drop(db) }));
+        }
         if let Ok(mut idle) = self.shared.idle.lock() {
             for conn in idle.drain(..) {
                 drop_in_runtime(&self.shared.rt, conn);

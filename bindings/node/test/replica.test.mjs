@@ -67,8 +67,9 @@ for (const scheme of ["http", "ws"]) {
       const t = table("background");
       const remote = createClient({ url: server[scheme] });
       await remote.execute(`CREATE TABLE ${t} (v)`);
+      const file = path.join(tempDir(), "bg.db");
       const replica = createClient({
-        url: `file:${path.join(tempDir(), "bg.db")}`,
+        url: `file:${file}`,
         syncUrl: server[scheme],
         syncInterval: 0.1,
       });
@@ -85,6 +86,12 @@ for (const scheme of ["http", "ws"]) {
       assert.ok(replica.syncStatus().syncs >= 1);
       assert.equal(replica.syncStatus().bootstrapped, true);
       replica.close();
+      // close() stops the background sync: a later change stays off the file.
+      await remote.execute(`INSERT INTO ${t} VALUES (2)`);
+      await sleep(500);
+      const reopened = createClient({ url: `file:${file}` });
+      assert.equal((await reopened.execute(`SELECT count(*) FROM ${t}`)).rows[0][0], 1);
+      reopened.close();
       remote.close();
     });
 

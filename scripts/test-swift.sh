@@ -34,7 +34,7 @@ step "swift format lint (bindings/swift/.swift-format)"
 (
     cd "$package"
     TIDEPOOL_CHROOT_BINDS="$repo:$package" bash "$repo/scripts/swift-chroot.sh" swift format lint --strict -r \
-        --configuration .swift-format Package.swift Sources/Tidepool Tests
+        --configuration .swift-format Package.swift Sources/Tidepool Sources/TidepoolBench Tests
 )
 
 step "reference server build"

@@ -17,7 +17,9 @@ let package = Package(
     name: "Tidepool",
     platforms: [.iOS(.v15), .macOS(.v12)],
     products: [
-        .library(name: "Tidepool", targets: ["Tidepool"])
+        .library(name: "Tidepool", targets: ["Tidepool"]),
+        // scripts/bench-swift.sh's side of the comparison with the Rust client.
+        .executable(name: "tidepool-swift-bench", targets: ["TidepoolBench"]),
     ],
     targets: [
         // The C declarations of the Rust library's exported functions (and, from the
@@ -34,6 +36,7 @@ let package = Package(
         ),
         // The API applications use.
         .target(name: "Tidepool", dependencies: ["TidepoolFFI"], path: "Sources/Tidepool"),
+        .executableTarget(name: "TidepoolBench", dependencies: ["Tidepool"], path: "Sources/TidepoolBench"),
         .testTarget(name: "TidepoolTests", dependencies: ["Tidepool"], path: "Tests/TidepoolTests"),
     ],
     swiftLanguageVersions: [.v5]

@@ -126,6 +126,10 @@ private fun FfiSyncStatus.toPublic() = SyncStatus(
  * (or use `use {}`) to free the native handle; connections keep what they need alive.
  */
 class Database private constructor(private val inner: FfiDatabase) : AutoCloseable {
+    init {
+        NativeSetup.ensure()
+    }
+
     companion object {
         /** Validates [url] and [options]; does no I/O (the first statement connects). */
         fun open(url: String, options: DatabaseOptions = DatabaseOptions()): Database =

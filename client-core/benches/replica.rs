@@ -243,7 +243,10 @@ async fn sync_figures() {
         // Warm: the connection is open and the schema known; then one row changes.
         db.sync().await.expect("sync");
         writer
-            .execute("UPDATE items SET qty = qty + 1 WHERE id = 4242", ())
+            .execute(
+                "UPDATE items SET qty = qty + 1 WHERE id = ?",
+                (rows / 2 + 1,),
+            )
             .await
             .expect("update");
         relay.take();

@@ -539,20 +539,18 @@ fn names_match(given: &str, param: &str) -> bool {
 
 /// Whether SQL text is libSQL's `BEGIN [TRANSACTION] READONLY`.
 pub fn is_begin_read_only(sql: &str) -> bool {
-    let words: Vec<String> = sql
-        .trim()
-        .trim_end_matches(';')
-        .split_whitespace()
-        .map(str::to_ascii_uppercase)
-        .collect();
-    matches!(
-        words
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-        ["BEGIN", "READONLY"] | ["BEGIN", "TRANSACTION", "READONLY"]
-    )
+    // Runs for every statement: compares words in place rather than upper-casing copies.
+    let mut words = sql.trim().trim_end_matches(';').split_whitespace();
+    let is =
+        |word: Option<&str>, keyword: &str| word.is_some_and(|w| w.eq_ignore_ascii_case(keyword));
+    if !is(words.next(), "BEGIN") {
+        return false;
+    }
+    let mut next = words.next();
+    if is(next, "TRANSACTION") {
+        next = words.next();
+    }
+    is(next, "READONLY") && words.next().is_none()
 }
 
 /// Whether SQL text holds only whitespace, comments and semicolons.
@@ -574,6 +572,27 @@ fn is_blank_sql(sql: &str) -> bool {
 mod tests {
     use super::*;
     use tidepool_protocol::{BatchStep, NamedArg};
+
+    #[test]
+    fn begin_read_only_is_recognised_in_any_case_and_spacing() {
+        for yes in [
+            "BEGIN READONLY",
+            "begin transaction readonly;",
+            "  Begin\tReadOnly ; ",
+        ] {
+            assert!(is_begin_read_only(yes), "{yes:?}");
+        }
+        for no in [
+            "BEGIN",
+            "BEGIN TRANSACTION",
+            "BEGIN READONLY x",
+            "BEGIN IMMEDIATE READONLY",
+            "SELECT 'BEGIN READONLY'",
+            "",
+        ] {
+            assert!(!is_begin_read_only(no), "{no:?}");
+        }
+    }
 
     #[test]
     fn read_only_transactions_refuse_writes() {

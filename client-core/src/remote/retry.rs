@@ -123,11 +123,11 @@ impl<Req: Replayable + Clone, Res> tower::retry::Policy<Req, Res, Error> for Pol
 /// Whether SQL text certainly cannot write: a conservative look at its leading keyword.
 /// Anything unclear counts as a write.
 pub fn is_read_only_sql(sql: &str) -> bool {
-    let upper = sql.trim_start().to_ascii_uppercase();
-    let first = upper
+    // Runs for every statement: compares words in place rather than upper-casing a copy.
+    let mut words = sql
         .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or("");
+        .filter(|w| !w.is_empty());
+    let is = |word: &str, keywords: &[&str]| keywords.iter().any(|k| word.eq_ignore_ascii_case(k));
     let writes = [
         "INSERT",
         "UPDATE",
@@ -138,11 +138,13 @@ pub fn is_read_only_sql(sql: &str) -> bool {
         "DROP",
         "ALTER",
     ];
-    match first {
-        "SELECT" | "VALUES" | "EXPLAIN" => true,
-        "WITH" => !upper
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .any(|word| writes.contains(&word)),
+    // The first word, as the text starts (leading whitespace allowed, nothing else).
+    let first_is_word = sql
+        .trim_start()
+        .starts_with(|c: char| c.is_ascii_alphabetic());
+    match words.next() {
+        Some(first) if first_is_word && is(first, &["SELECT", "VALUES", "EXPLAIN"]) => true,
+        Some(first) if first_is_word && is(first, &["WITH"]) => !words.any(|w| is(w, &writes)),
         _ => false,
     }
 }

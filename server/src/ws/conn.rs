@@ -29,6 +29,9 @@ pub struct Outgoing {
 /// Sends server messages to the writer task.
 pub type Outbox = mpsc::UnboundedSender<Outgoing>;
 
+/// Most messages written before a flush.
+const MAX_UNFLUSHED: usize = 64;
+
 /// Close codes (RFC 6455).
 const CLOSE_PROTOCOL: u16 = 1002;
 const CLOSE_UNSUPPORTED: u16 = 1003;
@@ -63,12 +66,24 @@ pub async fn run<S>(
     let (outbox, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
     let encoding = protocol.encoding;
     let writer = tokio::spawn(async move {
-        while let Some(Outgoing { msg, permit }) = outgoing.recv().await {
-            let frame = encode(encoding, &msg);
-            if sink.send(frame).await.is_err() {
+        // Everything already queued goes out in one write (say, the answers to an
+        // `open_cursor` and the `fetch_cursor` pipelined behind it), so the client wakes once.
+        let mut permits = Vec::new();
+        while let Some(first) = outgoing.recv().await {
+            let mut next = Some(first);
+            let mut sent = Ok(());
+            while let Some(Outgoing { msg, permit }) = next {
+                sent = sink.feed(encode(encoding, &msg)).await;
+                permits.extend(permit);
+                if sent.is_err() || permits.len() >= MAX_UNFLUSHED {
+                    break;
+                }
+                next = outgoing.try_recv().ok();
+            }
+            if sent.is_err() || sink.flush().await.is_err() {
                 break;
             }
-            drop(permit);
+            permits.clear();
         }
         sink
     });

@@ -1,24 +1,32 @@
 #!/usr/bin/env bash
 # One benchmark run of the Python binding, side by side with its peers (see bench.py): builds
-# the release server and the release extension module into the venv, starts one server on a
-# temporary database, and prints ops/s and ratios with the load average.
+# the release server and a release wheel into a venv of its own, starts one server on a
+# temporary database, and prints ops/s and ratios with the load average. TIDEPOOL_SERVER_BIN
+# names a release server binary to use instead of building one.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tidepool-target}"
-venv="${TIDEPOOL_PY_VENV:-$HOME/.cache/tidepool-py-venv}"
+# A venv of its own, so a test run installing its debug build cannot swap the module mid-run.
+venv="${TIDEPOOL_PY_BENCH_VENV:-$HOME/.cache/tidepool-py-bench-venv}"
 
 if [ ! -x "$venv/bin/maturin" ]; then
     python3 -m venv "$venv"
     "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$here/../requirements.txt"
 fi
-(cd "$repo" && cargo build --release --locked -p tidepool-server)
-(cd "$here/.." && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --release --locked -q)
-
+server_bin="${TIDEPOOL_SERVER_BIN:-}"
+if [ -z "$server_bin" ]; then
+    (cd "$repo" && cargo build --release --locked -p tidepool-server)
+    server_bin="$CARGO_TARGET_DIR/release/tidepool-server"
+fi
 tmp="$(mktemp -d)"
+# A release wheel installed (not editable: the in-tree module is the test runs' debug build).
+(cd "$here/.." && "$venv/bin/maturin" build --release --locked -q -o "$tmp/wheels")
+"$venv/bin/python" -m pip install --disable-pip-version-check -q --force-reinstall --no-deps "$tmp"/wheels/*.whl
+
 log="$tmp/server.log"
-"$CARGO_TARGET_DIR/release/tidepool-server" --http-listen-addr 127.0.0.1:0 --db-path "$tmp/bench.db" >"$log" 2>&1 &
+"$server_bin" --http-listen-addr 127.0.0.1:0 --db-path "$tmp/bench.db" >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$tmp"' EXIT
 port=""

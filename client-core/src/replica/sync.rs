@@ -10,7 +10,7 @@ use super::capture::{self, Key};
 use super::literal::{self, ident, string};
 use super::SyncReport;
 use crate::error::{code, Error, ErrorKind, Result};
-use crate::{Connection, Row, Statement, Value};
+use crate::{Connection, Row, Statement, TransactionBehavior, Value};
 
 /// Rows per bootstrap page and changes per pull page.
 pub(crate) const PAGE: i64 = 1000;
@@ -265,15 +265,26 @@ async fn ensure_base(remote: &Connection) -> Result<()> {
     if row.get::<i64>(0)? == 3 {
         return Ok(());
     }
-    remote
-        .batch(
-            capture::INSTALL_BASE
-                .iter()
-                .map(|sql| Statement::new(sql, ())),
-        )
+    install(
+        remote,
+        capture::INSTALL_BASE
+            .iter()
+            .map(|sql| Statement::new(sql, ()))
+            .collect(),
+    )
+    .await
+}
+
+/// Runs capture statements on the server in one `BEGIN IMMEDIATE` transaction, so that two
+/// replicas installing at once wait for each other (SQLite's busy timeout) instead of failing
+/// on a stale snapshot.
+async fn install(remote: &Connection, statements: Vec<Statement>) -> Result<()> {
+    let tx = remote
+        .transaction_with(TransactionBehavior::Immediate)
         .await
-        .map(drop)
-        .map_err(capture_refused)
+        .map_err(capture_refused)?;
+    tx.batch(statements).await.map_err(capture_refused)?;
+    tx.commit().await
 }
 
 /// Brings the replica's tables, indexes and views in line with the server's: installs or
@@ -332,10 +343,11 @@ async fn mirror_schema(
         server.insert(name, info);
     }
     if !installs.is_empty() {
-        remote
-            .batch(installs.iter().map(|sql| Statement::new(sql, ())))
-            .await
-            .map_err(capture_refused)?;
+        install(
+            remote,
+            installs.iter().map(|sql| Statement::new(sql, ())).collect(),
+        )
+        .await?;
     }
 
     let mut mirrored: BTreeMap<String, TableInfo> = BTreeMap::new();

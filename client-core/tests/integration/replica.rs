@@ -396,3 +396,25 @@ async fn a_read_only_token_syncs_once_capture_is_installed() {
         .expect_err("read-only write");
     assert_eq!(e.code(), "FORBIDDEN", "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_installing_capture_at_once_both_succeed() {
+    let server = TestServer::start().await;
+    let primary = server.db("http").connect();
+    seed(&primary, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dbs: Vec<Database> = (0..4)
+        .map(|n| {
+            Builder::replica(dir.path().join(format!("r{n}.db")), server.url("http"))
+                .build()
+                .expect("replica")
+        })
+        .collect();
+    let results = futures_util::future::join_all(dbs.iter().map(Database::sync)).await;
+    for (n, result) in results.into_iter().enumerate() {
+        result.unwrap_or_else(|e| panic!("replica {n}: {e}"));
+    }
+    for db in &dbs {
+        assert_same(&primary, &db.connect()).await;
+    }
+}

@@ -36,8 +36,11 @@ impl RemoteConn {
         }
     }
 
+    /// A failure on the stream: a dropped socket, or the server closing the stream (expired, or
+    /// its transaction timed out) ends it, as over HTTP; other errors leave it usable.
     pub(super) fn ws_failed(&mut self, e: Error) -> Error {
-        if matches!(&self.stream, Some(Stream::Ws(s, _)) if s.is_broken()) {
+        let broken = matches!(&self.stream, Some(Stream::Ws(s, _)) if s.is_broken());
+        if broken || e.is_stream_expired() {
             return self.stream_failed(e);
         }
         e

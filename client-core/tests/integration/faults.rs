@@ -271,3 +271,42 @@ async fn an_endless_cursor_item_is_refused() {
         .expect_err("endless item");
     assert_eq!(e.code(), code::PROTOCOL_VIOLATION, "{e:?}");
 }
+
+/// The server ends a transaction that outlives its timeout: the next call fails with
+/// `TRANSACTION_LOST` over either transport, and the connection works again after that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_the_server_timed_out_is_lost_then_the_connection_recovers() {
+    let server = TestServer::start_with(|config| {
+        config.txn_timeout = Duration::from_millis(500);
+    })
+    .await;
+    for scheme in ["http", "ws"] {
+        let db = server.db(scheme);
+        let conn = db.connect();
+        conn.execute("CREATE TABLE IF NOT EXISTS t_lost (x)", ())
+            .await
+            .expect("create");
+        let tx = conn.transaction().await.expect("begin");
+        tx.execute("INSERT INTO t_lost VALUES (1)", ())
+            .await
+            .expect("insert");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let e = tx
+            .execute("INSERT INTO t_lost VALUES (2)", ())
+            .await
+            .expect_err("the server ended the transaction");
+        assert_eq!(e.code(), code::TRANSACTION_LOST, "{scheme}: {e:?}");
+        drop(tx);
+        let count = conn
+            .query("SELECT count(*) FROM t_lost", ())
+            .await
+            .unwrap_or_else(|e| panic!("{scheme}: the connection stays usable: {e:?}"))
+            .next()
+            .await
+            .expect("row")
+            .expect("a row")
+            .get::<i64>(0)
+            .expect("count");
+        assert_eq!(count, 0, "{scheme}: the transaction was rolled back");
+    }
+}

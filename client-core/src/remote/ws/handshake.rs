@@ -6,10 +6,14 @@ use std::sync::Arc;
 use tidepool_protocol::version::Subprotocol;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::Connector;
 
 use super::socket::{Ws, WsError};
 use crate::error::{code, Error, ErrorKind, Result};
+
+/// Initial read buffer of a socket; it grows to hold a larger message.
+const READ_BUFFER: usize = 16 * 1024;
 
 /// Connects, falling back to no subprotocol header (Hrana 1) when a server answers an offer
 /// without choosing one, which tungstenite otherwise refuses.
@@ -62,7 +66,11 @@ async fn try_handshake(
         "wss" => Connector::Rustls(Arc::clone(tls)),
         _ => Connector::Plain,
     };
-    tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector)).await
+    // tungstenite zero-fills its whole read buffer before every read (128 KiB by default): a
+    // small one that grows with large messages costs a fraction per response.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, Some(connector))
+        .await
 }
 
 /// A failed connection attempt: the server's error when it refused the upgrade with one.

@@ -80,9 +80,8 @@ final class ErrorTests: XCTestCase {
     /// A transaction the server rolled back (left open past its timeout, as when an app is
     /// suspended) fails its next call with a typed error, keeps nothing, and the connection goes on.
     func testATransactionTheServerRolledBackFailsTyped() async throws {
-        // HTTP only: over WebSocket the core (client-core, at this commit) reports the server's
-        // STREAM_CLOSED rather than TRANSACTION_LOST, and the connection keeps failing with it
-        // afterwards; reported to the core's owners rather than asserted here.
+        // HTTP here; the same over WebSocket (TRANSACTION_LOST, then the connection recovers)
+        // is asserted by client-core's fault tests since the core fixed it in 9fa0d87.
         for url in [try TestServer.shortTransactionURL()] {
             let conn = try Database(url: url).connect()
             let table = uniqueTable("lost")

@@ -3,7 +3,7 @@
 //! entry per changed row, triggers on every table that write it, and a registry of the tables
 //! captured. See docs/adr/0002-change-stream.md and SPEC.md §12.
 
-use super::literal::{ident, string};
+use super::literal::{format_names, ident, parse_names, string};
 
 /// The version of the capture format (trigger bodies, tables). Kept in `_tidepool_meta`.
 pub(crate) const CAPTURE_VERSION: i64 = 1;
@@ -95,7 +95,7 @@ impl Key {
     pub fn to_registry(&self) -> String {
         match self {
             Key::Rowid => "rowid".to_owned(),
-            Key::Columns(cols) => cols.iter().map(|c| string(c)).collect::<Vec<_>>().join(","),
+            Key::Columns(cols) => format_names(cols),
         }
     }
 
@@ -103,14 +103,7 @@ impl Key {
         if text == "rowid" {
             return Some(Key::Rowid);
         }
-        super::literal::parse_list(text)
-            .ok()?
-            .into_iter()
-            .map(|v| match v {
-                crate::Value::Text(t) => Some(t),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()
+        parse_names(text)
             .filter(|cols| !cols.is_empty())
             .map(Key::Columns)
     }
@@ -162,7 +155,7 @@ pub(crate) fn install_table(
     let upsert = |key: &str, row: &str| {
         format!("INSERT OR REPLACE INTO _tidepool_changes (tbl, pk, row) VALUES ({name}, {key}, {row});")
     };
-    let cols_list = cols.iter().map(|c| string(c)).collect::<Vec<_>>().join(",");
+    let cols_list = format_names(cols);
     vec![
         format!("DROP TRIGGER IF EXISTS {}", trigger("insert")),
         format!("DROP TRIGGER IF EXISTS {}", trigger("update")),

@@ -146,6 +146,27 @@ pub(crate) fn format_list(values: &[Value]) -> String {
     out
 }
 
+/// Names as a list of text literals (`'a','b'`): how the registries keep column lists.
+pub(crate) fn format_names(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| string(n))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The names in a list written by [`format_names`]; `None` unless it is a list of text.
+pub(crate) fn parse_names(text: &str) -> Option<Vec<String>> {
+    parse_list(text)
+        .ok()?
+        .into_iter()
+        .map(|v| match v {
+            Value::Text(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Quotes an SQL identifier: `"name"` with inner quotes doubled.
 pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::capture::{self, Key};
-use super::literal::{self, ident, string};
+use super::literal::{self, ident};
 use super::SyncReport;
 use crate::error::{code, Error, ErrorKind, Result};
 use crate::{Connection, Row, Statement, TransactionBehavior, Value};
@@ -50,17 +50,7 @@ impl TableInfo {
     }
 
     fn from_registry(sql: String, cols: &str, key: &str, install: i64) -> Result<TableInfo> {
-        let cols = literal::parse_list(cols)
-            .ok()
-            .and_then(|values| {
-                values
-                    .into_iter()
-                    .map(|v| match v {
-                        Value::Text(t) => Some(t),
-                        _ => None,
-                    })
-                    .collect::<Option<Vec<_>>>()
-            })
+        let cols = literal::parse_names(cols)
             .ok_or_else(|| malformed(format!("the column list {cols:?} does not parse")))?;
         let key = Key::from_registry(key)
             .ok_or_else(|| malformed(format!("the key {key:?} does not parse")))?;
@@ -73,11 +63,7 @@ impl TableInfo {
     }
 
     fn cols_registry(&self) -> String {
-        self.cols
-            .iter()
-            .map(|c| string(c))
-            .collect::<Vec<_>>()
-            .join(",")
+        literal::format_names(&self.cols)
     }
 
     /// The positions of the key's columns among the selected columns of a copy page (whose
@@ -416,32 +402,22 @@ async fn mirror_schema(
     Ok(())
 }
 
+/// Indexes and views by name: (type, SQL).
+async fn schema_objects(conn: &Connection) -> Result<BTreeMap<String, (String, String)>> {
+    rows(conn, capture::LIST_OTHER_SCHEMA, vec![])
+        .await?
+        .iter()
+        .map(|r| Ok((r.get(1)?, (r.get(0)?, r.get(3)?))))
+        .collect()
+}
+
 /// Mirrors the server's indexes and views: drops what changed or went, creates what is new.
 async fn mirror_indexes_and_views(
     local: &Connection,
     remote: &Connection,
 ) -> Result<Vec<Statement>> {
-    let server: BTreeMap<String, (String, String)> =
-        rows(remote, capture::LIST_OTHER_SCHEMA, vec![])
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.get::<String>(1)?,
-                    (r.get::<String>(0)?, r.get::<String>(3)?),
-                ))
-            })
-            .collect::<Result<_>>()?;
-    let here: BTreeMap<String, (String, String)> = rows(local, capture::LIST_OTHER_SCHEMA, vec![])
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.get::<String>(1)?,
-                (r.get::<String>(0)?, r.get::<String>(3)?),
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let server = schema_objects(remote).await?;
+    let here = schema_objects(local).await?;
     let mut out = Vec::new();
     for (name, (kind, sql)) in &here {
         if server.get(name).is_none_or(|(_, s)| s != sql) {

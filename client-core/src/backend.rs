@@ -8,6 +8,7 @@ use tidepool_protocol::{Batch, BatchResult, CursorEntry, DescribeResult, Stmt, S
 
 use crate::error::{code, Error, Result};
 use crate::local::{Interrupts, LocalConn, LocalCursor};
+use crate::offline::conn::OfflineConn;
 use crate::remote::{RemoteConn, RemoteCursor, StoredSql};
 use crate::replica::ReplicaConn;
 
@@ -18,6 +19,8 @@ pub(crate) enum Backend {
     Local(LocalConn),
     /// Reads on the local replica, the rest on its server.
     Replica(Box<ReplicaConn>),
+    /// Everything on the device's file, with local writes captured for sync.
+    Offline(Box<OfflineConn>),
 }
 
 impl Backend {
@@ -26,6 +29,7 @@ impl Backend {
             Backend::Remote(conn) => conn.execute(stmt).await,
             Backend::Local(conn) => conn.execute(stmt).await,
             Backend::Replica(conn) => conn.execute(stmt, None).await,
+            Backend::Offline(conn) => conn.execute(stmt).await,
         }
     }
 
@@ -39,6 +43,7 @@ impl Backend {
             Backend::Remote(conn) => conn.execute_stored(stmt, stored).await,
             Backend::Local(conn) => conn.execute(stmt).await,
             Backend::Replica(conn) => conn.execute(stmt, stored).await,
+            Backend::Offline(conn) => conn.execute(stmt).await,
         }
     }
 
@@ -47,6 +52,7 @@ impl Backend {
             Backend::Remote(conn) => conn.batch(batch).await,
             Backend::Local(conn) => conn.batch(batch).await,
             Backend::Replica(conn) => conn.batch(batch).await,
+            Backend::Offline(conn) => conn.batch(batch).await,
         }
     }
 
@@ -55,6 +61,7 @@ impl Backend {
             Backend::Remote(conn) => conn.sequence(sql).await,
             Backend::Local(conn) => conn.sequence(sql).await,
             Backend::Replica(conn) => conn.sequence(sql).await,
+            Backend::Offline(conn) => conn.sequence(sql).await,
         }
     }
 
@@ -63,6 +70,7 @@ impl Backend {
             Backend::Remote(conn) => conn.describe(sql).await,
             Backend::Local(conn) => conn.describe(sql).await,
             Backend::Replica(conn) => conn.describe(sql).await,
+            Backend::Offline(conn) => conn.describe(sql).await,
         }
     }
 
@@ -71,6 +79,7 @@ impl Backend {
             Backend::Remote(conn) => conn.cursor(batch).await.map(Cursor::Remote),
             Backend::Local(conn) => conn.cursor(batch).await.map(Cursor::Local),
             Backend::Replica(conn) => conn.cursor(batch).await,
+            Backend::Offline(conn) => conn.cursor(batch).await.map(Cursor::Local),
         }
     }
 
@@ -81,6 +90,7 @@ impl Backend {
             Backend::Remote(conn) => conn.store_sql(sql).await,
             Backend::Local(_) => Ok(None),
             Backend::Replica(conn) => conn.store_sql(sql).await,
+            Backend::Offline(_) => Ok(None),
         }
     }
 
@@ -89,6 +99,7 @@ impl Backend {
             Backend::Remote(conn) => conn.close_sql(stored).await,
             Backend::Local(_) => Ok(()),
             Backend::Replica(conn) => conn.close_sql(stored).await,
+            Backend::Offline(_) => Ok(()),
         }
     }
 
@@ -97,6 +108,7 @@ impl Backend {
             Backend::Remote(conn) => conn.is_autocommit(),
             Backend::Local(conn) => conn.is_autocommit().await,
             Backend::Replica(conn) => conn.is_autocommit(),
+            Backend::Offline(conn) => conn.local_ref().is_autocommit().await,
         }
     }
 
@@ -105,6 +117,7 @@ impl Backend {
             Backend::Remote(conn) => conn.close().await,
             Backend::Local(conn) => conn.close().await,
             Backend::Replica(conn) => conn.close().await,
+            Backend::Offline(conn) => conn.local().close().await,
         }
     }
 
@@ -114,6 +127,7 @@ impl Backend {
         match self {
             Backend::Remote(conn) => conn.close_in_background(),
             Backend::Replica(conn) => conn.close_in_background(),
+            Backend::Offline(_) => {}
             Backend::Local(_) => {}
         }
     }
@@ -123,6 +137,7 @@ impl Backend {
             Backend::Remote(conn) => conn.schedule_rollback(),
             Backend::Local(conn) => conn.schedule_rollback(),
             Backend::Replica(conn) => conn.schedule_rollback(),
+            Backend::Offline(conn) => conn.local().schedule_rollback(),
         }
     }
 
@@ -131,6 +146,7 @@ impl Backend {
             Backend::Remote(conn) => conn.flush_rollback().await,
             Backend::Local(conn) => conn.flush_rollback().await,
             Backend::Replica(conn) => conn.flush_rollback().await,
+            Backend::Offline(conn) => conn.local().flush_rollback().await,
         }
     }
 }

@@ -13,6 +13,11 @@ use crate::backend::{Backend, Interrupter};
 use crate::connection::Connection;
 use crate::error::{code, Error, Result};
 use crate::local::{target, LocalConn, LocalDb, OpenSettings, Target, UserFunction};
+use crate::offline::capture::LocalCapture;
+use crate::offline::conn::OfflineConn;
+use crate::offline::{
+    Changes, Conflict, ConflictPolicy, Offline, OfflineConfig, Resolution, Resolver,
+};
 use crate::remote::http::{HttpClient, HttpVersion, Timeouts};
 use crate::remote::retry::RetrySettings;
 use crate::remote::tls::{client_config, RootCerts};
@@ -79,6 +84,8 @@ pub struct Builder {
     max_sockets: usize,
     http_version: Option<HttpVersion>,
     json_only: bool,
+    /// Set by [`Builder::offline`]: local writes, and how their conflicts are decided.
+    offline: Option<OfflineConfig>,
 }
 
 impl Builder {
@@ -106,6 +113,7 @@ impl Builder {
             max_sockets: crate::remote::ws::DEFAULT_MAX_SOCKETS,
             http_version: None,
             json_only: false,
+            offline: None,
         }
     }
 
@@ -133,6 +141,49 @@ impl Builder {
             replica_path: Some(path.as_ref().to_owned()),
             ..Builder::new(url)
         }
+    }
+
+    /// An offline-first database: a replica of the remote database at `url` in the file at
+    /// `path` that the application also writes to. Every statement runs on the file, so
+    /// writes commit whether or not the server is reachable; each transaction's changes are
+    /// captured with it into a durable outbox. [`Database::sync`] pushes the outbox exactly
+    /// once, records conflicts and refused changes as data ([`Database::conflicts`]), then
+    /// pulls the server's changes, keeping the device's unpushed changes on top. With
+    /// [`Builder::sync_interval`], sync also runs in the background, soon after local writes
+    /// and soon after the server is reachable again. The first sync (online) copies the
+    /// server's tables; the schema is the server's (docs/adr/0003-offline-writes.md).
+    pub fn offline(path: impl AsRef<Path>, url: impl Into<String>) -> Self {
+        Builder {
+            offline: Some(OfflineConfig::default()),
+            ..Builder::replica(path, url)
+        }
+    }
+
+    /// Offline: how conflicts in `table` are decided (default: the
+    /// [`Builder::default_conflict_policy`]). Ignored when a resolver is set.
+    pub fn conflict_policy(mut self, table: impl Into<String>, policy: ConflictPolicy) -> Self {
+        if let Some(offline) = &mut self.offline {
+            offline.policies.insert(table.into(), policy);
+        }
+        self
+    }
+
+    /// Offline: how conflicts are decided in tables without a policy of their own (default:
+    /// [`ConflictPolicy::ColumnLww`]).
+    pub fn default_conflict_policy(mut self, policy: ConflictPolicy) -> Self {
+        if let Some(offline) = &mut self.offline {
+            offline.default_policy = policy;
+        }
+        self
+    }
+
+    /// Offline: the application decides every conflict (rejected changes excepted) during
+    /// sync.
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
+        if let Some(offline) = &mut self.offline {
+            offline.resolver = Some(resolver);
+        }
+        self
     }
 
     /// Replica: sync every `interval` in the background, from the first connection (or from
@@ -418,15 +469,18 @@ impl Builder {
                 "a replica needs a file; :memory: would be copied at every start",
             ));
         }
+        let offline_config = self.offline.clone();
         let local = Builder {
             local_path: Some(path.clone()),
             url: format!("file:{}", path.display()),
+            offline: None,
             ..self.clone()
         }
         .build()?;
         let interval = self.sync_interval;
         let remote = Builder {
             functions: Vec::new(),
+            offline: None,
             ..self
         }
         .build()?;
@@ -435,9 +489,25 @@ impl Builder {
                 "a replica's URL must be a server's (http, https, ws, wss, libsql)",
             ));
         };
-        let (db, transport) = (Arc::clone(db), transport.clone());
+        let (mut db, transport) = (Arc::clone(db), transport.clone());
         let url = remote.url.clone();
-        let replica = Arc::new(Replica::new(remote, local, db, transport, interval));
+        let mut local = local;
+        let offline = offline_config.map(|config| {
+            // Two databases on the one file: the application's, whose writer captures, and
+            // sync's, whose writer does not (what arrives from the server is not sent back).
+            let capture = Arc::new(LocalCapture::default());
+            let app = db.with_capture(Arc::clone(&capture), true, None);
+            let sync = db.with_capture(Arc::clone(&capture), false, Some(0));
+            db = Arc::new(app);
+            local = Database {
+                url: local.url.clone(),
+                kind: Kind::Local(Arc::new(sync)),
+            };
+            Offline::new(capture, config)
+        });
+        let replica = Arc::new(Replica::new(
+            remote, local, db, transport, interval, offline,
+        ));
         replica.start_background();
         Ok(Database {
             url,
@@ -458,6 +528,7 @@ impl Builder {
             readers: self.readers,
             busy_timeout: self.busy_timeout,
             functions: self.functions,
+            capture: None,
         });
         Ok(Database {
             url,
@@ -495,6 +566,13 @@ impl Database {
                 let interrupter = Interrupter::Local(conn.interrupts());
                 Connection::new(Backend::Local(conn), interrupter)
             }
+            Kind::Replica(replica) if replica.offline.is_some() => {
+                replica.start_background();
+                let local = LocalConn::new(Arc::clone(&replica.db));
+                let interrupter = Interrupter::Local(local.interrupts());
+                let conn = OfflineConn::new(local, Arc::clone(replica));
+                Connection::new(Backend::Offline(Box::new(conn)), interrupter)
+            }
             Kind::Replica(replica) => {
                 replica.start_background();
                 let local = LocalConn::reads_only(Arc::clone(&replica.db));
@@ -531,9 +609,76 @@ impl Database {
         }
     }
 
-    /// Whether the database is a local replica of a remote one.
+    /// Whether the database is a local replica of a remote one (offline databases are).
     pub fn is_replica(&self) -> bool {
         matches!(self.kind, Kind::Replica(_))
+    }
+
+    /// Whether the database takes writes on the device ([`Builder::offline`]).
+    pub fn is_offline(&self) -> bool {
+        matches!(&self.kind, Kind::Replica(r) if r.offline.is_some())
+    }
+
+    fn offline_replica(&self, what: &str) -> Result<&Arc<Replica>> {
+        match &self.kind {
+            Kind::Replica(replica) if replica.offline.is_some() => Ok(replica),
+            _ => Err(Error::usage(
+                code::UNSUPPORTED,
+                format!("{what} needs an offline database (Builder::offline)"),
+            )),
+        }
+    }
+
+    /// Offline: the conflicts and refused changes sync recorded, oldest first, until they
+    /// are resolved.
+    pub async fn conflicts(&self) -> Result<Vec<Conflict>> {
+        self.offline_replica("conflicts()")?;
+        crate::offline::conflicts(&self.connect()).await
+    }
+
+    /// Offline: settles a recorded conflict. [`Resolution::KeepRemote`] accepts the row as it
+    /// is; [`Resolution::KeepLocal`] and [`Resolution::Merge`] write that version as a new
+    /// local change (pushed by the next sync, where it wins: it is the latest write). The
+    /// conflict is removed in the same local transaction. `INVALID_ARGUMENT` for an unknown id.
+    pub async fn resolve_conflict(&self, id: i64, resolution: Resolution) -> Result<()> {
+        self.offline_replica("resolve_conflict()")?;
+        crate::offline::resolve_conflict(&self.connect(), id, resolution).await
+    }
+
+    /// Offline: how many local changes wait to be pushed.
+    pub async fn pending_changes(&self) -> Result<u64> {
+        let replica = self.offline_replica("pending_changes()")?;
+        Ok(crate::offline::counts(&replica.local.connect()).await?.0)
+    }
+
+    /// Replica or offline: notifications of the tables changed by local writes (offline) and
+    /// by syncs. `UNSUPPORTED` for other databases.
+    pub fn subscribe(&self) -> Result<Changes> {
+        match &self.kind {
+            Kind::Replica(replica) => Ok(replica.notifier.subscribe()),
+            _ => Err(Error::usage(
+                code::UNSUPPORTED,
+                "subscribe() needs a replica or an offline database",
+            )),
+        }
+    }
+
+    /// Replica or offline: waits until the next sync (background or not) has finished,
+    /// then returns the status (its `last_error` says whether it succeeded).
+    pub async fn wait_for_sync(&self) -> Result<SyncStatus> {
+        let Kind::Replica(replica) = &self.kind else {
+            return Err(Error::usage(
+                code::UNSUPPORTED,
+                "wait_for_sync() needs a replica or an offline database",
+            ));
+        };
+        let mut watch = replica.notifier.sync_watch();
+        watch.borrow_and_update();
+        watch
+            .changed()
+            .await
+            .map_err(|_| Error::usage(code::CLOSED, "the database was dropped"))?;
+        Ok(replica.status())
     }
 
     /// The server URL (without credentials or parameters), or the local `file:` URL

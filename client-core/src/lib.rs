@@ -32,6 +32,7 @@ mod builder;
 mod connection;
 pub mod error;
 mod local;
+mod offline;
 pub mod params;
 mod remote;
 mod replica;
@@ -41,6 +42,10 @@ mod value;
 pub use builder::{Builder, Database};
 pub use connection::{Connection, Statement, Transaction, TransactionBehavior};
 pub use error::{Error, ErrorKind, Result};
+pub use offline::{
+    ChangeOrigin, Changes, Conflict, ConflictKind, ConflictOutcome, ConflictPolicy, ConflictRule,
+    Resolution, Resolver, RowImage, TableChange,
+};
 pub use params::Params;
 pub use replica::{SyncReport, SyncStatus};
 pub use rows::{Column, ColumnIndex, ExecuteResult, ResultSet, Row, Rows};

@@ -65,6 +65,20 @@ impl LocalDb {
         }
     }
 
+    /// The same database opened with offline capture (see [`OpenSettings::capture`]), and
+    /// `readers` readers if given.
+    pub fn with_capture(
+        &self,
+        capture: Arc<crate::offline::capture::LocalCapture>,
+        capturing: bool,
+        readers: Option<usize>,
+    ) -> LocalDb {
+        let mut settings = self.settings.clone();
+        settings.capture = Some((capture, capturing));
+        settings.readers = readers.unwrap_or(settings.readers);
+        LocalDb::new(settings)
+    }
+
     /// The open connections, opening the database on the first call. A failure is returned
     /// (with its SQLite code, such as `SQLITE_CANTOPEN` or `SQLITE_NOTADB`) and not kept: the
     /// next call tries again.

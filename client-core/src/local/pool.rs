@@ -22,6 +22,7 @@ use tidepool_engine::Access;
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 use super::functions::UserFunction;
+use crate::offline::capture::LocalCapture;
 
 /// Where a local database lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub(crate) struct OpenSettings {
     pub readers: usize,
     pub busy_timeout: Duration,
     pub functions: Vec<UserFunction>,
+    /// Offline mode: the capture functions, and whether this database's writer is the
+    /// application's (whose writes are captured) or sync's (whose writes are not).
+    pub capture: Option<(Arc<LocalCapture>, bool)>,
 }
 
 /// One SQLite connection and its per-connection state.
@@ -145,13 +149,19 @@ impl Pools {
             Target::Memory => (PathBuf::from(":memory:"), 0),
         };
         let pool = Pool::open(&path, settings.busy_timeout, 1)?;
-        let open = || LocalSql::new(pool.get()?, &settings.functions);
-        let writer = open()?;
+        let open = |writer: bool| {
+            let sql = LocalSql::new(pool.get()?, &settings.functions)?;
+            if let Some((capture, capturing)) = &settings.capture {
+                capture.install(&sql.conn, writer && *capturing)?;
+            }
+            Ok::<_, rusqlite::Error>(sql)
+        };
+        let writer = open(true)?;
         let readers = if readers == 0 {
             None
         } else {
             let idle = (0..readers)
-                .map(|_| open())
+                .map(|_| open(false))
                 .collect::<Result<Vec<_>, _>>()?;
             Some(Arc::new(Readers {
                 idle: Mutex::new(idle),
@@ -312,6 +322,7 @@ mod tests {
             readers,
             busy_timeout: Duration::from_secs(1),
             functions: Vec::new(),
+            capture: None,
         }
     }
 

@@ -65,7 +65,8 @@ pub(crate) const POSITION: &str = "SELECT \
 
 /// One page of changes after a position, after a header row (`seq` -1) with the server's
 /// position and schema version: a sync that finds nothing new is one request.
-pub(crate) const PULL: &str = "SELECT -1, NULL, \
+pub(crate) const PULL: &str = "SELECT -1, \
+      (SELECT value FROM _tidepool_meta WHERE key = 'pruned'), \
       (SELECT coalesce(max(seq), 0) FROM _tidepool_changes), \
       (SELECT schema_version FROM pragma_schema_version) \
     UNION ALL SELECT * FROM (SELECT seq, tbl, pk, row FROM _tidepool_changes \

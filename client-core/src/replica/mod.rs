@@ -4,9 +4,9 @@
 //! through the change stream (docs/adr/0002-change-stream.md): logical, row-level, pulled from a
 //! durable position, applied on the local writer while readers keep reading.
 
-mod capture;
-mod literal;
-mod sync;
+pub(crate) mod capture;
+pub(crate) mod literal;
+pub(crate) mod sync;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -18,6 +18,7 @@ use tidepool_protocol::{Batch, BatchResult, DescribeResult, Stmt, StmtResult};
 use crate::backend::Cursor;
 use crate::error::{code, Error, Result};
 use crate::local::{LocalConn, LocalDb};
+use crate::offline::{ChangeOrigin, Notifier, Offline};
 use crate::remote::retry::is_read_only_sql;
 use crate::remote::{RemoteConn, StoredSql, Transport};
 use crate::Database;
@@ -40,6 +41,12 @@ pub struct SyncReport {
     pub position: i64,
     /// The server's position when the sync began.
     pub server_position: i64,
+    /// Offline mode: local changes pushed to the server.
+    pub changes_pushed: u64,
+    /// Offline mode: conflicts and rejected changes recorded by this sync.
+    pub conflicts: u64,
+    /// Tables whose rows this sync changed on the device, sorted.
+    pub tables_changed: Vec<String>,
 }
 
 /// A replica's sync state, from [`Database::sync_status`].
@@ -63,6 +70,10 @@ pub struct SyncStatus {
     pub syncing: bool,
     /// Successful syncs since the database was opened.
     pub syncs: u64,
+    /// Offline mode: local changes waiting to be pushed, as of the last sync.
+    pub pending_changes: u64,
+    /// Offline mode: unresolved conflicts, as of the last sync.
+    pub conflicts: u64,
 }
 
 impl SyncStatus {
@@ -88,6 +99,9 @@ pub(crate) struct Replica {
     base_known: AtomicBool,
     sync_lock: tokio::sync::Mutex<()>,
     status: parking_lot::Mutex<SyncStatus>,
+    /// Offline mode: local writes and their sync.
+    pub offline: Option<Offline>,
+    pub notifier: Notifier,
 }
 
 impl Replica {
@@ -97,8 +111,11 @@ impl Replica {
         db: Arc<LocalDb>,
         transport: Transport,
         interval: Option<Duration>,
+        offline: Option<Offline>,
     ) -> Self {
         Replica {
+            offline,
+            notifier: Notifier::default(),
             remote,
             local,
             db,
@@ -123,10 +140,30 @@ impl Replica {
         let mut report = SyncReport::default();
         let local = self.local.connect();
         let remote = self.remote.connect();
-        let result = sync::run(&local, &remote, &self.base_known, &mut report).await;
+        let mut result = Box::pin(sync::run(
+            &local,
+            &remote,
+            &self.base_known,
+            self.offline.as_ref(),
+            &mut report,
+        ))
+        .await;
         if result.is_err() {
             self.base_known.store(false, Ordering::SeqCst);
+            if let Some(offline) = &self.offline {
+                offline.base_known.store(false, Ordering::SeqCst);
+            }
         }
+        let counts = match (&result, &self.offline) {
+            (Ok(()), Some(_)) => match crate::offline::counts(&local).await {
+                Ok(counts) => Some(counts),
+                Err(e) => {
+                    result = Err(e);
+                    None
+                }
+            },
+            _ => None,
+        };
         let mut status = self.status.lock();
         status.syncing = false;
         match &result {
@@ -138,10 +175,19 @@ impl Replica {
                 status.last_duration = Some(started.elapsed());
                 status.last_error = None;
                 status.syncs += 1;
+                if let Some((pending, conflicts)) = counts {
+                    status.pending_changes = pending;
+                    status.conflicts = conflicts;
+                }
             }
             Err(e) => status.last_error = Some(e.clone()),
         }
         drop(status);
+        if result.is_ok() {
+            self.notifier
+                .notify(report.tables_changed.clone(), ChangeOrigin::Remote);
+        }
+        self.notifier.synced();
         result.map(|()| report)
     }
 
@@ -159,20 +205,54 @@ impl Replica {
         }
         let weak: Weak<Replica> = Arc::downgrade(self);
         runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // After a failure (the server unreachable), retry sooner, backing off up to the
+            // interval, so that sync resumes soon after the connection comes back.
+            let mut retry = RETRY_MIN;
+            let mut wait = Duration::ZERO;
             loop {
-                ticks.tick().await;
+                let woken = {
+                    let Some(replica) = weak.upgrade() else {
+                        return;
+                    };
+                    let woken = async {
+                        match &replica.offline {
+                            Some(offline) => offline.wake.notified().await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => false,
+                        () = woken => true,
+                    }
+                };
+                if woken {
+                    // Let a burst of writes finish before pushing them together.
+                    tokio::time::sleep(WRITE_DEBOUNCE).await;
+                }
                 let Some(replica) = weak.upgrade() else {
                     return;
                 };
-                if let Err(e) = replica.sync().await {
-                    tracing::warn!(error = %e, "background sync failed");
+                match replica.sync().await {
+                    Ok(_) => {
+                        retry = RETRY_MIN;
+                        wait = interval;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "background sync failed");
+                        wait = retry.min(interval);
+                        retry = (retry * 2).min(interval);
+                    }
                 }
             }
         });
     }
 }
+
+/// The first retry after a failed background sync.
+const RETRY_MIN: Duration = Duration::from_millis(500);
+
+/// How long a background sync woken by a local write waits for more writes.
+const WRITE_DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// One connection to a replica: reads on the local file, everything else on the server.
 #[derive(Debug)]

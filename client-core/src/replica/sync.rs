@@ -10,6 +10,7 @@ use super::capture::{self, Key};
 use super::literal::{self, ident};
 use super::SyncReport;
 use crate::error::{code, Error, ErrorKind, Result};
+use crate::offline::{self, push, Offline};
 use crate::{Connection, Row, Statement, TransactionBehavior, Value};
 
 /// Rows per bootstrap page and changes per pull page.
@@ -27,6 +28,15 @@ const LOCAL_SETUP: &str = "PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table 
         rows INTEGER NOT NULL)";
 
 const LOCAL_TABLES: &str = "SELECT tbl, sql, cols, key, install FROM _tidepool_replica_tables";
+
+/// The tables the replica mirrors, as its registry has them.
+pub(crate) async fn local_tables(local: &Connection) -> Result<BTreeMap<String, TableInfo>> {
+    let mut tables = BTreeMap::new();
+    for row in rows(local, LOCAL_TABLES, vec![]).await? {
+        tables.insert(row.get(0)?, TableInfo::from_row(&row)?);
+    }
+    Ok(tables)
+}
 
 /// What the replica knows about one mirrored table: the server's `CREATE TABLE` text, its
 /// stored columns and its key, as the capture registry has them.
@@ -139,7 +149,7 @@ fn capture_refused(e: Error) -> Error {
     }
 }
 
-async fn rows(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<Row>> {
+pub(crate) async fn rows(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<Row>> {
     conn.query(sql, params).await?.collect_all().await
 }
 
@@ -203,14 +213,41 @@ pub(crate) async fn run(
     local: &Connection,
     remote: &Connection,
     base_known: &AtomicBool,
+    offline: Option<&Offline>,
     report: &mut SyncReport,
 ) -> Result<()> {
     local.execute_batch(LOCAL_SETUP).await?;
+    if offline.is_some() {
+        local.execute_batch(offline::capture::LOCAL_SETUP).await?;
+    }
     if !base_known.load(Ordering::SeqCst) {
         ensure_base(remote).await?;
         base_known.store(true, Ordering::SeqCst);
     }
     let mut state = local_state(local).await?;
+    if let Some(offline) = offline {
+        if !offline.base_known.load(Ordering::SeqCst) {
+            let row = one_row(remote, push::BASE_INSTALLED, vec![]).await?;
+            if row.get::<i64>(0)? != push::INSTALL_BASE.len() as i64 {
+                let base = push::INSTALL_BASE.iter().map(|sql| Statement::new(sql, ()));
+                install(remote, base.collect()).await?;
+            }
+            offline.base_known.store(true, Ordering::SeqCst);
+        }
+        if state.bootstrapped {
+            let tables = local_tables(local).await?;
+            // Boxed: the push's future is large, and sync runs on callers' stacks.
+            Box::pin(push::push(
+                local,
+                remote,
+                offline,
+                &tables,
+                state.position,
+                report,
+            ))
+            .await?;
+        }
+    }
     let pending_copies = !rows(local, "SELECT 1 FROM _tidepool_replica_copies", vec![])
         .await?
         .is_empty();
@@ -221,9 +258,17 @@ pub(crate) async fn run(
     for _ in 0..4 {
         if mirror {
             let (_, schema_version) = server_position(remote).await?;
-            mirror_schema(local, remote, &mut state, schema_version, report).await?;
+            Box::pin(mirror_schema(
+                local,
+                remote,
+                &mut state,
+                schema_version,
+                offline,
+                report,
+            ))
+            .await?;
         }
-        match pull(local, remote, &mut state, report).await? {
+        match Box::pin(pull(local, remote, &mut state, offline, report)).await? {
             Pulled::Done => break,
             Pulled::SchemaChanged => mirror = true,
             Pulled::Stale(tables) => {
@@ -241,7 +286,16 @@ pub(crate) async fn run(
             }
         }
     }
+    if offline.is_some() {
+        let tables = local_tables(local).await?;
+        let statements = offline::capture_statements(local, &tables).await?;
+        if !statements.is_empty() {
+            local.batch(statements).await?;
+        }
+    }
     report.position = state.position;
+    report.tables_changed.sort();
+    report.tables_changed.dedup();
     Ok(())
 }
 
@@ -281,6 +335,7 @@ async fn mirror_schema(
     remote: &Connection,
     state: &mut LocalState,
     schema_version: i64,
+    offline: Option<&Offline>,
     report: &mut SyncReport,
 ) -> Result<()> {
     let mut server: BTreeMap<String, TableInfo> = BTreeMap::new();
@@ -346,7 +401,7 @@ async fn mirror_schema(
         if mirrored.get(name) == Some(info) {
             continue;
         }
-        copy_starts.push(copy_table(local, remote, name, info, report).await?);
+        copy_starts.push(copy_table(local, remote, name, info, offline, report).await?);
     }
     let mut drops = Vec::new();
     for name in mirrored.keys().filter(|name| !server.contains_key(*name)) {
@@ -445,6 +500,7 @@ async fn copy_table(
     remote: &Connection,
     name: &str,
     info: &TableInfo,
+    offline: Option<&Offline>,
     report: &mut SyncReport,
 ) -> Result<i64> {
     let stage = format!("_tidepool_stage_{name}");
@@ -557,30 +613,45 @@ async fn copy_table(
         }
     }
 
-    local
-        .batch([
-            Statement::new(&format!("DROP TABLE IF EXISTS {}", ident(name)), ()),
-            Statement::new(
-                &format!("ALTER TABLE {} RENAME TO {}", ident(&stage), ident(name)),
-                (),
-            ),
-            Statement::new(
-                "INSERT OR REPLACE INTO _tidepool_replica_tables (tbl, sql, cols, key, install) \
-                 VALUES (?, ?, ?, ?, ?)",
-                vec![
-                    Value::Text(name.to_owned()),
-                    Value::Text(info.sql.clone()),
-                    Value::Text(info.cols_registry()),
-                    Value::Text(info.key.to_registry()),
-                    Value::Integer(info.install),
-                ],
-            ),
-            Statement::new(
-                "DELETE FROM _tidepool_replica_copies WHERE tbl = ?",
-                (name,),
-            ),
-        ])
-        .await?;
+    let mut swap = vec![
+        Statement::new(&format!("DROP TABLE IF EXISTS {}", ident(name)), ()),
+        Statement::new(
+            &format!("ALTER TABLE {} RENAME TO {}", ident(&stage), ident(name)),
+            (),
+        ),
+        Statement::new(
+            "INSERT OR REPLACE INTO _tidepool_replica_tables (tbl, sql, cols, key, install) \
+             VALUES (?, ?, ?, ?, ?)",
+            vec![
+                Value::Text(name.to_owned()),
+                Value::Text(info.sql.clone()),
+                Value::Text(info.cols_registry()),
+                Value::Text(info.key.to_registry()),
+                Value::Integer(info.install),
+            ],
+        ),
+        Statement::new(
+            "DELETE FROM _tidepool_replica_copies WHERE tbl = ?",
+            (name,),
+        ),
+    ];
+    match offline {
+        None => {
+            local.batch(swap).await?;
+        }
+        Some(_) => {
+            // The new table captures local writes from the moment it is swapped in, and shows
+            // the device's changes not pushed yet.
+            swap.extend(
+                offline::capture::install_table(name, &info.cols, &info.key)
+                    .iter()
+                    .map(|sql| Statement::new(sql, ())),
+            );
+            let tables = BTreeMap::from([(name.to_owned(), info.clone())]);
+            offline::apply_with_replay(local, swap, &|e| e.table == name, &tables).await?;
+        }
+    }
+    report.tables_changed.push(name.to_owned());
     report.tables_copied += 1;
     Ok(start_seq)
 }
@@ -591,15 +662,17 @@ async fn pull(
     local: &Connection,
     remote: &Connection,
     state: &mut LocalState,
+    offline: Option<&Offline>,
     report: &mut SyncReport,
 ) -> Result<Pulled> {
-    let mut tables: BTreeMap<String, (TableInfo, String, String)> = BTreeMap::new();
-    for row in rows(local, LOCAL_TABLES, vec![]).await? {
-        let name: String = row.get(0)?;
-        let info = TableInfo::from_row(&row)?;
-        let (upsert, delete) = (info.upsert_sql(&name), info.delete_sql(&name));
-        tables.insert(name, (info, upsert, delete));
-    }
+    let infos = local_tables(local).await?;
+    let tables: BTreeMap<String, (TableInfo, String, String)> = infos
+        .iter()
+        .map(|(name, info)| {
+            let (upsert, delete) = (info.upsert_sql(name), info.delete_sql(name));
+            (name.clone(), (info.clone(), upsert, delete))
+        })
+        .collect();
     let mut stale = BTreeSet::new();
     loop {
         let page = rows(
@@ -616,17 +689,27 @@ async fn pull(
         if state.schema_version != Some(header.get(3)?) {
             return Ok(Pulled::SchemaChanged);
         }
+        let pruned: Option<i64> = header.get(1)?;
+        if state.bootstrapped && pruned.is_some_and(|p| p > state.position) {
+            // Tombstones this replica has not seen were collected: copy everything again.
+            state.bootstrapped = false;
+            return Ok(Pulled::Stale(tables.keys().cloned().collect()));
+        }
         let Some(last) = changes.last() else { break };
         let last_seq: i64 = last.get(0)?;
         let count = changes.len();
         let mut statements = Vec::with_capacity(count + 1);
+        let mut touched = std::collections::HashSet::new();
         for change in changes {
             let table: String = change.get(1)?;
             let Some((info, upsert, delete)) = tables.get(&table) else {
                 continue;
             };
-            let key = literal::parse_list(&change.get::<String>(2)?)
+            let pk: String = change.get(2)?;
+            report.tables_changed.push(table.clone());
+            let key = literal::parse_list(&pk)
                 .map_err(|e| malformed(format!("change key of {table:?}: {e}")))?;
+            touched.insert((table.clone(), pk));
             match change.get::<Option<String>>(3)? {
                 None => statements.push(Statement::new(delete, key)),
                 Some(row) => {
@@ -645,7 +728,13 @@ async fn pull(
             }
         }
         statements.push(set_state("position", last_seq));
-        local.batch(statements).await?;
+        if offline.is_some() {
+            let replay =
+                |e: &offline::resolve::Entry| touched.contains(&(e.table.clone(), e.pk.clone()));
+            offline::apply_with_replay(local, statements, &replay, &infos).await?;
+        } else {
+            local.batch(statements).await?;
+        }
         state.position = last_seq;
         report.changes_applied += count as u64;
         if (count as i64) < PAGE {

@@ -4,6 +4,7 @@
 mod api;
 mod faults;
 mod local;
+mod offline;
 mod proxy;
 mod replica;
 mod support;

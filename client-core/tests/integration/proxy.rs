@@ -20,6 +20,10 @@ struct Faults {
     live: Mutex<Vec<AbortHandle>>,
     /// Connections accepted so far.
     accepted: AtomicUsize,
+    /// Responses to let through before the lost ones.
+    skip_responses: AtomicUsize,
+    /// New connections are closed at once (the server is unreachable).
+    refuse: std::sync::atomic::AtomicBool,
 }
 
 pub struct Proxy {
@@ -37,6 +41,9 @@ impl Proxy {
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 shared.accepted.fetch_add(1, Ordering::SeqCst);
+                if shared.refuse.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(upstream).await else {
                     continue;
                 };
@@ -68,6 +75,21 @@ impl Proxy {
     /// The next `n` responses are lost after their requests reach the server.
     pub fn lose_next_responses(&self, n: usize) {
         self.faults.lose_responses.store(n, Ordering::SeqCst);
+    }
+
+    /// After `skip` more responses, the next one is lost.
+    pub fn lose_response_after(&self, skip: usize) {
+        self.faults.skip_responses.store(skip, Ordering::SeqCst);
+        self.faults.lose_responses.store(1, Ordering::SeqCst);
+    }
+
+    /// Makes the server unreachable (open connections dropped, new ones closed), or
+    /// reachable again.
+    pub fn set_unreachable(&self, unreachable: bool) {
+        self.faults.refuse.store(unreachable, Ordering::SeqCst);
+        if unreachable {
+            self.cut_all();
+        }
     }
 
     pub fn delay_responses(&self, delay: Duration) {
@@ -110,10 +132,15 @@ async fn pump(client: TcpStream, server: TcpStream, faults: Arc<Faults>) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let lose = faults
-                .lose_responses
+            let skipped = faults
+                .skip_responses
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok();
+            let lose = !skipped
+                && faults
+                    .lose_responses
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
             if lose {
                 break;
             }

@@ -24,9 +24,12 @@ pub(crate) enum Backend {
 }
 
 impl Backend {
+    // Remote requests are boxed: their futures (retries, timeouts, the transport) are large,
+    // and every caller's future would carry their size, which deep call chains (sync) pay
+    // for in stack in debug builds. One allocation per network request.
     pub async fn execute(&mut self, stmt: Stmt) -> Result<StmtResult> {
         match self {
-            Backend::Remote(conn) => conn.execute(stmt).await,
+            Backend::Remote(conn) => Box::pin(conn.execute(stmt)).await,
             Backend::Local(conn) => conn.execute(stmt).await,
             Backend::Replica(conn) => conn.execute(stmt, None).await,
             Backend::Offline(conn) => conn.execute(stmt).await,
@@ -40,7 +43,7 @@ impl Backend {
         stored: Option<StoredSql>,
     ) -> Result<StmtResult> {
         match self {
-            Backend::Remote(conn) => conn.execute_stored(stmt, stored).await,
+            Backend::Remote(conn) => Box::pin(conn.execute_stored(stmt, stored)).await,
             Backend::Local(conn) => conn.execute(stmt).await,
             Backend::Replica(conn) => conn.execute(stmt, stored).await,
             Backend::Offline(conn) => conn.execute(stmt).await,
@@ -49,7 +52,7 @@ impl Backend {
 
     pub async fn batch(&mut self, batch: Batch) -> Result<BatchResult> {
         match self {
-            Backend::Remote(conn) => conn.batch(batch).await,
+            Backend::Remote(conn) => Box::pin(conn.batch(batch)).await,
             Backend::Local(conn) => conn.batch(batch).await,
             Backend::Replica(conn) => conn.batch(batch).await,
             Backend::Offline(conn) => conn.batch(batch).await,
@@ -58,7 +61,7 @@ impl Backend {
 
     pub async fn sequence(&mut self, sql: String) -> Result<()> {
         match self {
-            Backend::Remote(conn) => conn.sequence(sql).await,
+            Backend::Remote(conn) => Box::pin(conn.sequence(sql)).await,
             Backend::Local(conn) => conn.sequence(sql).await,
             Backend::Replica(conn) => conn.sequence(sql).await,
             Backend::Offline(conn) => conn.sequence(sql).await,
@@ -67,7 +70,7 @@ impl Backend {
 
     pub async fn describe(&mut self, sql: String) -> Result<DescribeResult> {
         match self {
-            Backend::Remote(conn) => conn.describe(sql).await,
+            Backend::Remote(conn) => Box::pin(conn.describe(sql)).await,
             Backend::Local(conn) => conn.describe(sql).await,
             Backend::Replica(conn) => conn.describe(sql).await,
             Backend::Offline(conn) => conn.describe(sql).await,
@@ -76,9 +79,9 @@ impl Backend {
 
     pub async fn cursor(&mut self, batch: Batch) -> Result<Cursor> {
         match self {
-            Backend::Remote(conn) => conn.cursor(batch).await.map(Cursor::Remote),
+            Backend::Remote(conn) => Box::pin(conn.cursor(batch)).await.map(Cursor::Remote),
             Backend::Local(conn) => conn.cursor(batch).await.map(Cursor::Local),
-            Backend::Replica(conn) => conn.cursor(batch).await,
+            Backend::Replica(conn) => Box::pin(conn.cursor(batch)).await,
             Backend::Offline(conn) => conn.cursor(batch).await.map(Cursor::Local),
         }
     }

@@ -2,6 +2,7 @@
 //! against local SQLite files.
 
 mod api;
+mod convergence;
 mod faults;
 mod local;
 mod offline;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::PromiseRaw;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 use tidepool::{Connection, Statement};
@@ -14,6 +15,9 @@ use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{coded, core, usage};
+use crate::offline::{
+    policy, ChangeArg, JsConflicts, JsResolver, ListenerFn, ResolutionIn, ResolverFn, Subscription,
+};
 use crate::result::{JsResult, JsResults};
 use crate::statement::{params, StmtIn};
 use crate::sync::{JsSyncReport, JsSyncStatus};
@@ -30,6 +34,8 @@ pub(crate) struct Shared {
     max_idle: usize,
     permits: Semaphore,
     closed: AtomicBool,
+    /// Set by `close()`, for calls that wait on the database (`waitForSync`).
+    closing: tokio::sync::watch::Sender<bool>,
     pub int_mode: IntMode,
     /// napi's runtime, where connections are closed.
     pub rt: Handle,
@@ -88,6 +94,14 @@ fn closed() -> napi::Error {
     coded("CLIENT_CLOSED", None, "The client is closed")
 }
 
+/// How an offline database decides conflicts: policies by table and a default (names as
+/// `policy` takes them).
+#[napi(object, object_to_js = false)]
+pub struct OfflineOptions {
+    pub policies: Option<std::collections::HashMap<String, String>>,
+    pub default_policy: Option<String>,
+}
+
 /// A database, remote or local.
 #[napi]
 pub struct Database {
@@ -99,8 +113,10 @@ impl Database {
     /// `url` as the core takes it (http(s), ws(s), libsql, file:, :memory:); `concurrency`
     /// is the most calls in flight at once; `intMode` one of number, bigint, string.
     /// With `replicaPath`, a replica of the server at `url` in that file, synced every
-    /// `syncIntervalSecs` when given.
+    /// `syncIntervalSecs` when given; with `offline` too, an offline database (writes commit
+    /// on the device), whose conflicts `resolver` decides when given.
     #[napi(catch_unwind, constructor)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         url: String,
         auth_token: Option<String>,
@@ -108,13 +124,30 @@ impl Database {
         int_mode: String,
         replica_path: Option<String>,
         sync_interval_secs: Option<f64>,
+        offline: Option<OfflineOptions>,
+        resolver: Option<ResolverFn>,
     ) -> napi::Result<Self> {
         let int_mode = IntMode::parse(&int_mode)
             .ok_or_else(|| usage(format!("invalid intMode {int_mode:?}")))?;
-        let mut builder = match replica_path {
-            Some(path) => tidepool::Builder::replica(path, url),
-            None => tidepool::Builder::new(url),
+        let mut builder = match (replica_path, &offline) {
+            (Some(path), Some(_)) => tidepool::Builder::offline(path, url),
+            (Some(path), None) => tidepool::Builder::replica(path, url),
+            (None, None) => tidepool::Builder::new(url),
+            (None, Some(_)) => return Err(usage("an offline database needs a replica path")),
         };
+        if let Some(options) = offline {
+            if let Some(name) = options.default_policy {
+                builder = builder.default_conflict_policy(policy(&name)?);
+            }
+            for (table, name) in options.policies.unwrap_or_default() {
+                builder = builder.conflict_policy(table, policy(&name)?);
+            }
+            if let Some(func) = resolver {
+                builder = builder.resolver(Arc::new(JsResolver { func, int_mode }));
+            }
+        } else if resolver.is_some() {
+            return Err(usage("a resolver needs an offline database"));
+        }
         if let Some(secs) = sync_interval_secs {
             let interval = Duration::try_from_secs_f64(secs)
                 .ok()
@@ -137,6 +170,8 @@ impl Database {
         let db = db.map_err(core)?;
         let kind = if db.is_local() {
             "local"
+        } else if db.is_offline() {
+            "offline"
         } else if db.is_replica() {
             "replica"
         } else {
@@ -160,13 +195,14 @@ impl Database {
                 max_idle: concurrency,
                 permits: Semaphore::new(concurrency),
                 closed: AtomicBool::new(false),
+                closing: tokio::sync::watch::Sender::new(false),
                 int_mode,
                 rt,
             }),
         })
     }
 
-    /// `"local"`, `"replica"` or `"remote"`.
+    /// `"local"`, `"offline"`, `"replica"` or `"remote"`.
     #[napi(catch_unwind)]
     pub fn kind(&self) -> String {
         self.shared.kind.to_owned()
@@ -188,6 +224,73 @@ impl Database {
     pub fn sync_status(&self) -> Option<JsSyncStatus> {
         let db = self.shared.db().ok()?;
         db.sync_status().map(JsSyncStatus::from)
+    }
+
+    /// Offline: the conflicts and refused changes sync recorded, oldest first, until resolved.
+    #[napi(catch_unwind, ts_return_type = "Promise<RawConflict[]>")]
+    pub fn conflicts<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, JsConflicts>> {
+        let db = self.shared.db()?;
+        let int_mode = self.shared.int_mode;
+        env.spawn_future(async move {
+            let conflicts = db.conflicts().await.map_err(core)?;
+            Ok(JsConflicts(conflicts, int_mode))
+        })
+    }
+
+    /// Offline: settles a recorded conflict (`INVALID_ARGUMENT` for an unknown id).
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn resolve_conflict<'env>(
+        &self,
+        env: &'env Env,
+        id: i64,
+        resolution: ResolutionIn,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let resolution = resolution.resolution()?;
+        let db = self.shared.db()?;
+        env.spawn_future(async move { db.resolve_conflict(id, resolution).await.map_err(core) })
+    }
+
+    /// Offline: how many local changes wait to be pushed.
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
+    pub fn pending_changes<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, f64>> {
+        let db = self.shared.db()?;
+        env.spawn_future(async move { Ok(db.pending_changes().await.map_err(core)? as f64) })
+    }
+
+    /// Replica or offline: waits for the next sync (background or explicit) to finish.
+    #[napi(catch_unwind, ts_return_type = "Promise<JsSyncStatus>")]
+    pub fn wait_for_sync<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, JsSyncStatus>> {
+        let db = self.shared.db()?;
+        let mut closing = self.shared.closing.subscribe();
+        env.spawn_future(async move {
+            tokio::select! {
+                status = db.wait_for_sync() => Ok(JsSyncStatus::from(status.map_err(core)?)),
+                _ = closing.wait_for(|closed| *closed) => Err(closed()),
+            }
+        })
+    }
+
+    /// Replica or offline: calls `listener` with `[tables, origin]` for each local commit
+    /// and each sync that changed rows, until the subscription is closed or the database
+    /// dropped. `UNSUPPORTED` for other databases.
+    #[napi(catch_unwind)]
+    pub fn subscribe(&self, listener: ListenerFn) -> napi::Result<Subscription> {
+        let mut changes = self.shared.db()?.subscribe().map_err(core)?;
+        let task = self.shared.rt.spawn(async move {
+            while let Some(change) = changes.recv().await {
+                let status =
+                    listener.call(ChangeArg(change), ThreadsafeFunctionCallMode::NonBlocking);
+                if status != napi::Status::Ok {
+                    break;
+                }
+            }
+        });
+        Ok(Subscription {
+            task: Some(task.abort_handle()),
+        })
     }
 
     /// `"file"` for a local database or a replica (as @libsql/client reports embedded
@@ -319,6 +422,7 @@ impl Database {
     #[napi(catch_unwind)]
     pub fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
+        self.shared.closing.send_replace(true);
         self.shared.permits.close();
         let db = self.shared.db.write().ok().and_then(|mut db| db.take());
         if let Some(db) = db {

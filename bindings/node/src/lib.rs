@@ -8,6 +8,7 @@
 
 mod database;
 mod error;
+mod offline;
 mod result;
 mod statement;
 mod sync;
@@ -15,4 +16,5 @@ mod transaction;
 mod value;
 
 pub use database::Database;
+pub use offline::Subscription;
 pub use transaction::Transaction;

@@ -1,4 +1,4 @@
-//! Replicas: `sync()`'s report and `syncStatus()`, as plain JavaScript objects.
+//! Replicas and offline databases: `sync()`'s report and `syncStatus()`, as plain JavaScript objects.
 
 use std::time::UNIX_EPOCH;
 
@@ -20,6 +20,12 @@ pub struct JsSyncReport {
     pub position: f64,
     /// The server's position when the sync began.
     pub server_position: f64,
+    /// Offline: local changes pushed to the server.
+    pub changes_pushed: f64,
+    /// Offline: conflicts and refused changes this sync recorded.
+    pub conflicts: f64,
+    /// Tables whose rows this sync changed on the device, sorted.
+    pub tables_changed: Vec<String>,
 }
 
 impl From<SyncReport> for JsSyncReport {
@@ -32,6 +38,9 @@ impl From<SyncReport> for JsSyncReport {
             changes_applied: r.changes_applied as f64,
             position: r.position as f64,
             server_position: r.server_position as f64,
+            changes_pushed: r.changes_pushed as f64,
+            conflicts: r.conflicts as f64,
+            tables_changed: r.tables_changed,
         }
     }
 }
@@ -60,6 +69,10 @@ pub struct JsSyncStatus {
     pub syncing: bool,
     /// Successful syncs since the client was created.
     pub syncs: f64,
+    /// Offline: local changes waiting to be pushed, as of the last sync.
+    pub pending_changes: f64,
+    /// Offline: unresolved conflicts, as of the last sync.
+    pub conflicts: f64,
 }
 
 impl From<SyncStatus> for JsSyncStatus {
@@ -80,6 +93,8 @@ impl From<SyncStatus> for JsSyncStatus {
             }),
             syncing: s.syncing,
             syncs: s.syncs as f64,
+            pending_changes: s.pending_changes as f64,
+            conflicts: s.conflicts as f64,
         }
     }
 }

@@ -1,10 +1,11 @@
-// Change subscriptions: every committed change made through the client (statements, batches,
-// scripts, committed transactions) reaches its listeners after the call settles; rolled-back
-// work never does; unsubscribing stops them. A replica's sync that brings changes is reported.
+// Change subscriptions on local and remote clients: every committed change made through the
+// client (statements, batches, scripts, committed transactions) reaches its listeners after
+// the call settles; rolled-back work never does; unsubscribing stops them. A replica reports
+// the tables its syncs changed (offline clients: test/offline.test.mjs).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { setImmediate as tick } from "node:timers/promises";
+import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "../esm/index.mjs";
 import { startServer, table, targets, tempDir } from "./helpers.mjs";
 
@@ -24,7 +25,7 @@ for (const target of targets(() => server)) {
       await db.execute(`INSERT INTO ${t} VALUES (1), (2)`);
       assert.equal(seen.length, 0, "listeners run after the call, not inside it");
       await tick();
-      assert.deepEqual(seen, [{ kind: "statement", rowsAffected: 2 }]);
+      assert.deepEqual(seen, [{ tables: null, origin: "local", kind: "statement", rowsAffected: 2 }]);
 
       await db.execute(`SELECT * FROM ${t}`); // reads are not changes
       await db.batch([`INSERT INTO ${t} VALUES (3)`, `UPDATE ${t} SET v = v + 1`], "write");
@@ -38,11 +39,14 @@ for (const target of targets(() => server)) {
       await rolledBack.rollback();
       await db.batch([`INSERT INTO ${t} VALUES (11)`, "SELEC"]).catch(() => {}); // failed: nothing
       await tick();
-      assert.deepEqual(seen.slice(1), [
-        { kind: "batch", rowsAffected: 4 },
-        { kind: "script", rowsAffected: 0 },
-        { kind: "commit", rowsAffected: 2 },
-      ]);
+      assert.deepEqual(
+        seen.slice(1).map((c) => [c.kind, c.rowsAffected]),
+        [
+          ["batch", 4],
+          ["script", 0],
+          ["commit", 2],
+        ],
+      );
 
       unsubscribe();
       await db.execute(`INSERT INTO ${t} VALUES (12)`);
@@ -54,22 +58,30 @@ for (const target of targets(() => server)) {
   });
 }
 
-it("reports a replica's sync that brought changes", async () => {
+it("reports the tables a replica's sync changed", async () => {
   const t = table("synced");
   const remote = createClient({ url: server.http });
   await remote.execute(`CREATE TABLE ${t} (v)`);
   await remote.execute(`INSERT INTO ${t} VALUES (1)`);
   const replica = createClient({ url: `file:${path.join(tempDir(), "changes.db")}`, syncUrl: server.http });
   const seen = [];
-  replica.subscribe((c) => seen.push(c));
+  replica.subscribe((c) => seen.push(c), { tables: [t] });
   await replica.sync();
-  await tick();
-  assert.equal(seen.length, 1);
-  assert.equal(seen[0].kind, "sync");
-  assert.ok(seen[0].rowsAffected >= 1);
+  await until(() => seen.length >= 1);
+  // (The first sync copies the other tests' tables too.)
+  assert.equal(seen[0].origin, "remote");
+  assert.ok(seen[0].tables.includes(t), JSON.stringify(seen[0]));
   await replica.sync(); // nothing new: no change
-  await tick();
+  await sleep(100);
   assert.equal(seen.length, 1);
+  await remote.execute(`INSERT INTO ${t} VALUES (2)`);
+  await replica.sync();
+  await until(() => seen.length >= 2);
+  assert.deepEqual(seen[1], { tables: [t], origin: "remote" });
   replica.close();
   remote.close();
 });
+
+async function until(check) {
+  for (let i = 0; i < 200 && !check(); i++) await sleep(25);
+}

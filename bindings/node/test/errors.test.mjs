@@ -31,7 +31,7 @@ describe("configuration", () => {
   it("refuses what replicas cannot do, and sync() without a replica", async () => {
     const check = (config, code) =>
       assert.throws(() => createClient(config), (e) => e instanceof LibsqlError && e.code === code, JSON.stringify(config));
-    check({ url: "file:/tmp/x.db", syncUrl: "http://127.0.0.1:1", offline: true }, "OFFLINE_NOT_SUPPORTED");
+    check({ url: "file:/tmp/x.db", offline: true }, "INVALID_CONFIG");
     check({ url: ":memory:", syncUrl: "http://127.0.0.1:1" }, "URL_INVALID");
     check({ url: "file:/tmp/x.db", encryptionKey: "secret" }, "ENCRYPTION_NOT_SUPPORTED");
     check({ url: "file:/tmp/x.db", syncUrl: "ftp://127.0.0.1:1" }, "URL_SCHEME_NOT_SUPPORTED");

@@ -19,20 +19,45 @@ export function tempDir(prefix = "tidepool-node-") {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Starts tidepool-server on 127.0.0.1 (a free port) with a fresh database file. */
+/** Starts tidepool-server on 127.0.0.1 (a free port) with a fresh database file. `pause()`
+ * stops it and `resume()` starts it again on the same port and file. */
 export async function startServer(extraArgs = []) {
   const dir = tempDir("tidepool-node-server-");
   const bin = serverBin();
   if (!fs.existsSync(bin)) throw new Error(`no server binary at ${bin}: cargo build -p tidepool-server`);
+  let { child, port } = await spawnServer(bin, dir, 0, extraArgs);
+  const stopChild = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  };
+  return {
+    port,
+    http: `http://127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${port}`,
+    pause: stopChild,
+    async resume() {
+      ({ child } = await spawnServer(bin, dir, port, extraArgs));
+    },
+    async stop() {
+      await stopChild();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function spawnServer(bin, dir, port, extraArgs) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TIDEPOOL_")));
   const child = spawn(
     bin,
-    ["--http-listen-addr", "127.0.0.1:0", "--db-path", path.join(dir, "server.db"), ...extraArgs],
+    ["--http-listen-addr", `127.0.0.1:${port}`, "--db-path", path.join(dir, "server.db"), ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...env, NO_COLOR: "1" } },
   );
   let stderr = "";
   child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-32768)));
-  const port = await new Promise((resolve, reject) => {
+  const bound = await new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${stderr}`)), 30_000);
     child.once("exit", (code) => reject(new Error(`server exited (${code}):\n${stderr}`)));
@@ -46,19 +71,7 @@ export async function startServer(extraArgs = []) {
       }
     });
   });
-  return {
-    port,
-    http: `http://127.0.0.1:${port}`,
-    ws: `ws://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        await exited;
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { child, port: bound };
 }
 
 /** The targets a suite runs on: `{ name, url() }`, where url() gives a fresh database for

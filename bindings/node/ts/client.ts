@@ -2,17 +2,28 @@
  * else in the Rust core through the native module. */
 import { expandConfig } from "./config";
 import { LibsqlError, mapError } from "./errors";
-import { native, type NativeDatabase, type NativeTransaction, type RawStmt } from "./native";
+import {
+  native,
+  type NativeDatabase,
+  type NativeSubscription,
+  type NativeSyncStatus,
+  type NativeTransaction,
+  type RawStmt,
+} from "./native";
+import { conflict, nativeResolver, rawResolution } from "./offline";
 import { resultSet } from "./result";
 import type {
   Change,
   ChangeKind,
   Client,
   Config,
+  Conflict,
   InArgs,
   InStatement,
   Replicated,
+  Resolution,
   ResultSet,
+  SubscribeOptions,
   SyncStatus,
   Transaction,
   TransactionMode,
@@ -61,9 +72,17 @@ function mode(m: unknown, fallback: TransactionMode): TransactionMode {
 
 type Listener = (change: Change) => void;
 
-/** Listeners of one client, called after the call that made the change has settled. Neither
- * SQLite files nor the server push changes, so this reports what the client sees: its own
- * committed writes and what its syncs bring in. */
+function callListener(listener: Listener, change: Change): void {
+  try {
+    listener(change);
+  } catch (e) {
+    process.emitWarning(e instanceof Error ? e : new Error(String(e)), "TidepoolChangeListenerWarning");
+  }
+}
+
+/** A local or remote client's listeners, called after the call that made the change has
+ * settled. Neither SQLite files nor the server push changes, so this reports the committed
+ * writes made through this client. */
 class Changes {
   #listeners = new Set<Listener>();
 
@@ -79,17 +98,53 @@ class Changes {
 
   emit(kind: ChangeKind, rowsAffected: number): void {
     if (this.#listeners.size === 0) return;
-    const change: Change = { kind, rowsAffected };
+    const change: Change = { tables: null, origin: "local", kind, rowsAffected };
     for (const listener of [...this.#listeners]) {
-      setImmediate(() => {
-        try {
-          listener(change);
-        } catch (e) {
-          process.emitWarning(e instanceof Error ? e : new Error(String(e)), "TidepoolChangeListenerWarning");
-        }
-      });
+      setImmediate(() => callListener(listener, change));
     }
   }
+}
+
+/** A subscription to an offline client's or a replica's database (the core's change
+ * notifications: every connection's commits and every sync), kept so `reconnect()` can
+ * subscribe it again to the reopened database. */
+class TableSubscription {
+  #native: NativeSubscription | null = null;
+
+  constructor(
+    readonly listener: Listener,
+    readonly tables: Set<string> | null,
+  ) {}
+
+  attach(db: NativeDatabase): void {
+    const tables = this.tables;
+    const listener = this.listener;
+    this.#native = db.subscribe(([changed, origin]) => {
+      if (tables !== null && !changed.some((t) => tables.has(t))) return;
+      callListener(listener, { tables: changed, origin });
+    });
+  }
+
+  detach(): void {
+    this.#native?.close();
+    this.#native = null;
+  }
+}
+
+function status(s: NativeSyncStatus): SyncStatus {
+  const e = s.lastError;
+  return {
+    bootstrapped: s.bootstrapped,
+    position: s.position,
+    serverPosition: s.serverPosition,
+    lastSyncedAt: s.lastSyncedAt == null ? null : new Date(s.lastSyncedAt),
+    lastDurationMs: s.lastDurationMs ?? null,
+    lastError: e == null ? null : new LibsqlError(e.message, e.code, e.extendedCode ?? undefined),
+    syncing: s.syncing,
+    syncs: s.syncs,
+    pendingChanges: s.pendingChanges,
+    conflicts: s.conflicts,
+  };
 }
 
 function affected(results: ResultSet[]): number {
@@ -105,7 +160,10 @@ export class TidepoolClient implements Client {
   /** Transactions begun and not yet ended (local statements run inline only when none is). */
   #transactions = 0;
   #local: boolean;
+  /** Whether the database is a replica or an offline one (the core reports its changes). */
+  #synced: boolean;
   #changes = new Changes();
+  #subscriptions = new Set<TableSubscription>();
   closed = false;
   readonly protocol: string;
 
@@ -114,7 +172,9 @@ export class TidepoolClient implements Client {
     this.#open = open;
     this.#db = open();
     this.protocol = this.#db.protocol();
-    this.#local = this.#db.kind() === "local";
+    const kind = this.#db.kind();
+    this.#local = kind === "local";
+    this.#synced = kind === "replica" || kind === "offline";
   }
 
   #check(): NativeDatabase {
@@ -187,55 +247,104 @@ export class TidepoolClient implements Client {
     this.#changes.emit("script", 0);
   }
 
-  /** A replica pulls what changed on the server (the first sync copies everything); any
-   * other client fails with `SYNC_NOT_SUPPORTED`, as @libsql/client's remote clients do. */
+  /** A replica pulls what changed on the server (the first sync copies everything); an
+   * offline client pushes its local changes first, recording conflicts. Any other client
+   * fails with `SYNC_NOT_SUPPORTED`, as @libsql/client's remote clients do. */
   async sync(): Promise<Replicated> {
     const db = this.#check();
-    if (db.kind() !== "replica") {
+    if (!this.#synced) {
       throw new LibsqlError("sync() needs an embedded replica (a file: url with a syncUrl)", "SYNC_NOT_SUPPORTED");
     }
     const r = await db.sync().catch(rethrow);
-    if (r.rowsCopied + r.changesApplied > 0) this.#changes.emit("sync", r.rowsCopied + r.changesApplied);
     return { frame_no: r.position, frames_synced: r.rowsCopied + r.changesApplied, ...r };
   }
 
-  /** A replica's sync state; `null` for a client that is not a replica. */
+  /** A replica's or offline client's sync state; `null` for other clients. */
   syncStatus(): SyncStatus | null {
     const s = this.#check().syncStatus();
-    if (s === null) return null;
-    const e = s.lastError;
-    return {
-      bootstrapped: s.bootstrapped,
-      position: s.position,
-      serverPosition: s.serverPosition,
-      lastSyncedAt: s.lastSyncedAt == null ? null : new Date(s.lastSyncedAt),
-      lastDurationMs: s.lastDurationMs ?? null,
-      lastError: e == null ? null : new LibsqlError(e.message, e.code, e.extendedCode ?? undefined),
-      syncing: s.syncing,
-      syncs: s.syncs,
+    return s === null ? null : status(s);
+  }
+
+  /** Offline: the recorded conflicts and refused changes, oldest first, until resolved.
+   * `UNSUPPORTED` on other clients. */
+  async conflicts(): Promise<Conflict[]> {
+    const raw = await this.#check().conflicts().catch(rethrow);
+    return raw.map(conflict);
+  }
+
+  /** Offline: settles conflict `id` with the device's version (`"local"`), the server's
+   * (`"remote"`) or a merged row; `INVALID_ARGUMENT` for an unknown id. */
+  async resolveConflict(id: number, resolution: Resolution): Promise<void> {
+    const db = this.#check();
+    if (typeof id !== "number" || !Number.isSafeInteger(id)) {
+      throw new TypeError(`A conflict id is an integer, got ${typeof id === "number" ? id : typeof id}`);
+    }
+    await db.resolveConflict(id, rawResolution(resolution)).catch(rethrow);
+  }
+
+  /** Offline: how many local changes wait to be pushed. `UNSUPPORTED` on other clients. */
+  async pendingChanges(): Promise<number> {
+    return this.#check().pendingChanges().catch(rethrow);
+  }
+
+  /** Replica or offline: waits until the next sync (background or explicit) has ended and
+   * returns the status (its `lastError` says whether it worked). */
+  async waitForSync(): Promise<SyncStatus> {
+    return status(await this.#check().waitForSync().catch(rethrow));
+  }
+
+  /** Calls `listener` after committed changes. On an offline client or a replica: the
+   * tables each commit (from any connection of this client) or sync changed, with its
+   * origin, optionally only for some `tables`. On a local or remote client: each change
+   * made through it (a statement that changed rows, a batch or migration, a script, a
+   * committed transaction). Listeners run after the change, never inside a call; one that
+   * throws is reported as a process warning. Returns a function that unsubscribes. */
+  subscribe(listener: (change: Change) => void, options?: SubscribeOptions): () => void {
+    const db = this.#check();
+    if (typeof listener !== "function") throw new TypeError("subscribe takes a function");
+    const tables = options?.tables;
+    if (tables !== undefined && !(Array.isArray(tables) && tables.every((t) => typeof t === "string"))) {
+      throw new TypeError("subscribe's tables option is an array of table names");
+    }
+    if (!this.#synced) {
+      if (tables !== undefined) {
+        throw new LibsqlError(
+          "Filtering changes by table needs an offline client or a replica (a local or remote client does not know which tables a call changed)",
+          "UNSUPPORTED",
+        );
+      }
+      return this.#changes.subscribe(listener);
+    }
+    const sub = new TableSubscription(listener, tables === undefined ? null : new Set(tables));
+    try {
+      sub.attach(db);
+    } catch (e) {
+      throw mapError(e);
+    }
+    this.#subscriptions.add(sub);
+    return () => {
+      sub.detach();
+      this.#subscriptions.delete(sub);
     };
   }
 
-  /** Calls `listener` after every committed change made through this client: a statement
-   * that changed rows, a batch or migration, a script, a committed transaction, a sync that
-   * brought changes. Listeners run after the call has settled, never inside it; one that
-   * throws is reported as a process warning. Returns a function that unsubscribes. */
-  subscribe(listener: (change: Change) => void): () => void {
-    return this.#changes.subscribe(listener);
-  }
-
-  /** Closes the client: later calls fail with `CLIENT_CLOSED`; open transactions go on. */
+  /** Closes the client: later calls fail with `CLIENT_CLOSED`; open transactions go on;
+   * subscriptions stop. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const sub of this.#subscriptions) sub.detach();
     this.#db.close();
   }
 
-  /** Opens the database again after `close()` (or drops idle connections). */
+  /** Opens the database again after `close()` (or drops idle connections); subscriptions
+   * go on with the reopened database. */
   reconnect(): void {
+    for (const sub of this.#subscriptions) sub.detach();
     this.#db.close();
     this.#db = this.#open();
     this.closed = false;
+    for (const sub of this.#subscriptions) sub.attach(this.#db);
   }
 }
 
@@ -336,9 +445,19 @@ export class TidepoolTransaction implements Transaction {
 export function createClient(config: Config): Client {
   const c = expandConfig(config);
   const { Database } = native();
+  const resolver = config.conflictResolver === undefined ? null : nativeResolver(config.conflictResolver);
   return new TidepoolClient(() => {
     try {
-      return new Database(c.url, c.authToken, c.concurrency, c.intMode, c.replicaPath, c.syncInterval);
+      return new Database(
+        c.url,
+        c.authToken,
+        c.concurrency,
+        c.intMode,
+        c.replicaPath,
+        c.syncInterval,
+        c.offline,
+        resolver,
+      );
     } catch (e) {
       const mapped = mapError(e);
       if (mapped instanceof LibsqlError && mapped.code === "INVALID_CONFIG") {

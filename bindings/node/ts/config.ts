@@ -1,6 +1,6 @@
 /** `createClient`'s configuration checked and expanded as @libsql/client does it. */
 import { LibsqlError } from "./errors";
-import type { Config, IntMode } from "./types";
+import type { Config, ConflictPolicy, IntMode } from "./types";
 
 export interface Expanded {
   /** The URL the core takes (no query string for remote URLs); a replica's server URL. */
@@ -12,6 +12,46 @@ export interface Expanded {
   replicaPath: string | null;
   /** A replica's background sync period, in seconds. */
   syncInterval: number | null;
+  /** An offline database's conflict policies (the replica is then an offline database). */
+  offline: OfflinePolicies | null;
+}
+
+/** As the native module takes them. */
+export interface OfflinePolicies {
+  policies: Record<string, ConflictPolicy>;
+  defaultPolicy?: ConflictPolicy;
+}
+
+const POLICIES = new Set(["column_lww", "server_wins", "client_wins"]);
+
+function badConfig(message: string): LibsqlError {
+  return new LibsqlError(message, "INVALID_CONFIG");
+}
+
+function checkPolicy(p: unknown, where: string): ConflictPolicy {
+  if (typeof p !== "string" || !POLICIES.has(p)) {
+    throw badConfig(
+      `Unknown conflict policy ${JSON.stringify(p)} for ${where}: expected "column_lww", "server_wins" or "client_wins"`,
+    );
+  }
+  return p as ConflictPolicy;
+}
+
+/** `conflictPolicy`: one policy for every table, or policies by table and a `default`. */
+function offlinePolicies(config: Config): OfflinePolicies {
+  const p = config.conflictPolicy;
+  if (p === undefined) return { policies: {} };
+  if (typeof p === "string") return { policies: {}, defaultPolicy: checkPolicy(p, "every table") };
+  if (typeof p !== "object" || p === null || Array.isArray(p)) {
+    throw badConfig(`conflictPolicy must be a policy name or an object of them by table, got ${JSON.stringify(p)}`);
+  }
+  const policies: Record<string, ConflictPolicy> = {};
+  let defaultPolicy: ConflictPolicy | undefined;
+  for (const [table, policy] of Object.entries(p)) {
+    if (table === "default") defaultPolicy = checkPolicy(policy, "the default");
+    else policies[table] = checkPolicy(policy, `table ${JSON.stringify(table)}`);
+  }
+  return defaultPolicy === undefined ? { policies } : { policies, defaultPolicy };
 }
 
 const REMOTE = new Set(["libsql:", "http:", "https:", "ws:", "wss:"]);
@@ -34,12 +74,17 @@ export function expandConfig(config: Config): Expanded {
     // Ignoring a key would leave the data in the clear while the caller believes otherwise.
     throw new LibsqlError("Encrypted databases are not supported yet", "ENCRYPTION_NOT_SUPPORTED");
   }
-  if (config.offline) {
-    throw new LibsqlError(
-      "Offline writes are not supported yet: a replica sends its writes to the server",
-      "OFFLINE_NOT_SUPPORTED",
-    );
+  const offline = config.offline === true;
+  if (config.offline !== undefined && typeof config.offline !== "boolean") {
+    throw new TypeError(`Expected config.offline to be a boolean, got ${typeof config.offline}`);
   }
+  if (!offline && (config.conflictPolicy !== undefined || config.conflictResolver !== undefined)) {
+    throw badConfig("conflictPolicy and conflictResolver need an offline client (offline: true)");
+  }
+  if (config.conflictResolver !== undefined && typeof config.conflictResolver !== "function") {
+    throw new TypeError(`Expected config.conflictResolver to be a function, got ${typeof config.conflictResolver}`);
+  }
+  const policies = offline ? offlinePolicies(config) : null;
   const concurrency = Math.max(1, config.concurrency || 20);
   const url = config.url;
   if (url === ":memory:" || url.startsWith("file:")) {
@@ -47,20 +92,32 @@ export function expandConfig(config: Config): Expanded {
       throw new LibsqlError(`URL fragments are not supported: ${JSON.stringify(url)}`, "URL_INVALID");
     }
     if (config.syncUrl === undefined) {
-      return { url, authToken: null, intMode, concurrency, replicaPath: null, syncInterval: null };
+      if (offline) throw badConfig("An offline client needs a syncUrl: the server it syncs with");
+      return { url, authToken: null, intMode, concurrency, replicaPath: null, syncInterval: null, offline: null };
     }
     if (url === ":memory:" || url.startsWith("file::memory:")) {
-      throw new LibsqlError("An embedded replica needs a file, not an in-memory database", "URL_INVALID");
+      throw new LibsqlError(
+        `An ${offline ? "offline client" : "embedded replica"} needs a file, not an in-memory database`,
+        "URL_INVALID",
+      );
     }
     if (config.syncInterval !== undefined && !(typeof config.syncInterval === "number" && config.syncInterval > 0)) {
       throw new RangeError(`syncInterval must be a positive number of seconds, got ${String(config.syncInterval)}`);
     }
     const remote = expandRemote(config.syncUrl, config.authToken ?? null, config.tls);
     const replicaPath = url.startsWith("file://") ? new URL(url).pathname : url.slice("file:".length);
-    return { ...remote, intMode, concurrency, replicaPath, syncInterval: config.syncInterval ?? null };
+    return {
+      ...remote,
+      intMode,
+      concurrency,
+      replicaPath,
+      syncInterval: config.syncInterval ?? null,
+      offline: policies,
+    };
   }
+  if (offline) throw badConfig('An offline client needs a local "file:" url and a syncUrl');
   const remote = expandRemote(url, config.authToken ?? null, config.tls);
-  return { ...remote, intMode, concurrency, replicaPath: null, syncInterval: null };
+  return { ...remote, intMode, concurrency, replicaPath: null, syncInterval: null, offline: null };
 }
 
 /** A remote URL checked as @libsql/client checks it: its scheme, `authToken` and `tls`

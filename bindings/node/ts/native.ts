@@ -29,6 +29,9 @@ export interface NativeSyncReport {
   changesApplied: number;
   position: number;
   serverPosition: number;
+  changesPushed: number;
+  conflicts: number;
+  tablesChanged: string[];
 }
 
 export interface NativeSyncStatus {
@@ -40,11 +43,45 @@ export interface NativeSyncStatus {
   lastError?: { code: string; extendedCode?: string | null; message: string } | null;
   syncing: boolean;
   syncs: number;
+  pendingChanges: number;
+  conflicts: number;
+}
+
+/** A row image: `null` or `[names, values]`. */
+export type RawImage = [string[], unknown[]] | null;
+
+/** `[id, table, key, kind, rule, outcome, columns, local, remote, base, error, writtenAtMs,
+ * unsafeInt]`. */
+export type RawConflict = [
+  number,
+  string,
+  unknown[],
+  string,
+  string,
+  string,
+  string[],
+  RawImage,
+  RawImage,
+  RawImage,
+  [string, string] | null,
+  number,
+  boolean,
+];
+
+/** A resolution as the native module takes it. */
+export interface RawResolution {
+  keep: "local" | "remote" | "merge";
+  names?: string[];
+  values?: unknown[];
+}
+
+export interface NativeSubscription {
+  close(): void;
 }
 
 export interface NativeDatabase {
   protocol(): string;
-  kind(): "local" | "replica" | "remote";
+  kind(): "local" | "offline" | "replica" | "remote";
   sync(): Promise<NativeSyncReport>;
   syncStatus(): NativeSyncStatus | null;
   execute(sql: string, args: unknown[] | null, names: string[] | null): Promise<RawResult>;
@@ -53,6 +90,11 @@ export interface NativeDatabase {
   migrate(stmts: RawStmt[]): Promise<RawResult[]>;
   executeMultiple(sql: string): Promise<void>;
   transaction(mode: string): Promise<NativeTransaction>;
+  conflicts(): Promise<RawConflict[]>;
+  resolveConflict(id: number, resolution: RawResolution): Promise<void>;
+  pendingChanges(): Promise<number>;
+  waitForSync(): Promise<NativeSyncStatus>;
+  subscribe(listener: (change: [string[], "local" | "remote"]) => void): NativeSubscription;
   close(): void;
 }
 
@@ -64,6 +106,8 @@ export interface NativeModule {
     intMode: string,
     replicaPath: string | null,
     syncIntervalSecs: number | null,
+    offline: { policies: Record<string, string>; defaultPolicy?: string } | null,
+    resolver: ((conflict: RawConflict) => RawResolution) | null,
   ) => NativeDatabase;
 }
 

@@ -11,10 +11,19 @@ export interface Config {
   /** With a `file:` url: a replica of this server in that file (reads local, writes on the
    * server, read-your-writes). */
   syncUrl?: string;
-  /** A replica's background sync period, in seconds. */
+  /** A replica's background sync period, in seconds (offline: also soon after each write). */
   syncInterval?: number;
-  /** Offline writes are not supported yet: `true` is refused with `OFFLINE_NOT_SUPPORTED`. */
+  /** With a `file:` url and a `syncUrl`: writes commit on the device and sync pushes them
+   * (the first `sync()` must reach the server: it copies its tables). */
   offline?: boolean;
+  /** Offline: how conflicts are decided, for every table or per table (with a `default`).
+   * `"column_lww"` (the default: the later write wins each column), `"server_wins"` or
+   * `"client_wins"`. Ignored when a `conflictResolver` is set. */
+  conflictPolicy?: ConflictPolicy | ({ [table: string]: ConflictPolicy } & { default?: ConflictPolicy });
+  /** Offline: decides each conflict during sync (never called for refused changes). It runs
+   * while the sync waits, so it must be synchronous; if it throws or returns anything else
+   * than a `Resolution`, the server's version stays and a warning is emitted. */
+  conflictResolver?: (conflict: Conflict) => Resolution;
   /** Whether a `libsql:` URL uses TLS (default true). */
   tls?: boolean;
   /** Integers as numbers (default), bigints or strings. */
@@ -66,21 +75,73 @@ export type Replicated =
       changesApplied: number;
       position: number;
       serverPosition: number;
+      /** Offline: local changes pushed to the server. */
+      changesPushed: number;
+      /** Offline: conflicts and refused changes this sync recorded. */
+      conflicts: number;
+      /** Tables whose rows this sync changed on the device, sorted. */
+      tablesChanged: string[];
     }
   | undefined;
 
-/** What a committed change was: one statement, an atomic batch (or migration), a script
- * (`executeMultiple`, whose rows are not counted), a committed transaction, or a sync that
- * brought changes from the server. */
-export type ChangeKind = "statement" | "batch" | "script" | "commit" | "sync";
+/** A local or remote client's change: one statement, an atomic batch (or migration), a
+ * script (`executeMultiple`, whose rows are not counted) or a committed transaction. */
+export type ChangeKind = "statement" | "batch" | "script" | "commit";
 
-/** A committed change made through this client (Tidepool's addition: `client.subscribe`). */
+/** A committed change (Tidepool's addition: `client.subscribe`). On an offline client or a
+ * replica: the tables a commit (on any connection of the client) or a sync changed. On a
+ * local or remote client, which hears only the calls made through it: what the call was. */
 export interface Change {
-  kind: ChangeKind;
-  /** Rows inserted, updated or deleted (for a sync: rows copied and changes applied; 0 for a
-   * script, whose rows are not counted). */
-  rowsAffected: number;
+  /** The tables changed, sorted; `null` on a local or remote client. */
+  tables: string[] | null;
+  /** `"local"`: a write committed on this device; `"remote"`: changes a sync brought. */
+  origin: "local" | "remote";
+  /** Local or remote client only. */
+  kind?: ChangeKind;
+  /** Local or remote client only: rows inserted, updated or deleted (0 for a script). */
+  rowsAffected?: number;
 }
+
+/** Options of `client.subscribe`. */
+export interface SubscribeOptions {
+  /** Offline client or replica: only changes to these tables. */
+  tables?: string[];
+}
+
+/** How an offline client decides a table's conflicts when no resolver is set. */
+export type ConflictPolicy = "column_lww" | "server_wins" | "client_wins";
+
+/** A row as column → value. */
+export type RowImage = Record<string, Value>;
+
+/** A conflict or a change the server refused, kept until resolved (`client.conflicts()`). */
+export interface Conflict {
+  id: number;
+  table: string;
+  /** The row's key values (its primary key's columns, or the rowid). */
+  key: Value[];
+  kind: "update_update" | "insert_insert" | "update_deleted" | "delete_updated" | "rejected";
+  /** What decided it. */
+  rule: "column_lww" | "server_wins" | "client_wins" | "resolver" | "rejected";
+  /** Whose version the row has now. */
+  outcome: "local" | "remote" | "merged";
+  /** The columns both sides wrote. */
+  columns: string[];
+  /** The device's version (`null` for a delete). */
+  local: RowImage | null;
+  /** The server's version when the change arrived (`null` if it had no such row). */
+  remote: RowImage | null;
+  /** The row before the device's write (`null` for an insert). */
+  base: RowImage | null;
+  /** A refused change: the server's error. */
+  error: { code: string; message: string } | null;
+  /** When the device made its write. */
+  writtenAt: Date;
+}
+
+/** How a conflict is settled: the device's version, the server's, or this row (columns
+ * left out keep their current values). */
+export type Resolution = "local" | "remote" | { merge: Record<string, InValue> };
 
 /** Where a replica's syncing stands (Tidepool's addition: `client.syncStatus()`). */
 export interface SyncStatus {
@@ -98,6 +159,10 @@ export interface SyncStatus {
   syncing: boolean;
   /** Successful syncs since the client was created. */
   syncs: number;
+  /** Offline: local changes waiting to be pushed, as of the last sync. */
+  pendingChanges: number;
+  /** Offline: unresolved conflicts, as of the last sync. */
+  conflicts: number;
 }
 
 export interface Transaction {
@@ -121,9 +186,18 @@ export interface Client {
   sync(): Promise<Replicated>;
   /** Tidepool: a replica's sync state; `null` for a client that is not a replica. */
   syncStatus(): SyncStatus | null;
-  /** Tidepool: calls `listener` after every committed change made through this client (and
-   * each sync that brought changes); returns a function that unsubscribes. */
-  subscribe(listener: (change: Change) => void): () => void;
+  /** Tidepool, offline: the recorded conflicts and refused changes, oldest first. */
+  conflicts(): Promise<Conflict[]>;
+  /** Tidepool, offline: settles a conflict; `"local"` and a merge are written as a new local
+   * change that the next sync pushes. */
+  resolveConflict(id: number, resolution: Resolution): Promise<void>;
+  /** Tidepool, offline: how many local changes wait to be pushed. */
+  pendingChanges(): Promise<number>;
+  /** Tidepool, replica or offline: waits for the next sync (background or explicit) to end. */
+  waitForSync(): Promise<SyncStatus>;
+  /** Tidepool: calls `listener` after committed changes (see `Change`); returns a function
+   * that unsubscribes. */
+  subscribe(listener: (change: Change) => void, options?: SubscribeOptions): () => void;
   close(): void;
   reconnect(): void;
   closed: boolean;

@@ -422,6 +422,29 @@ describe("offline client", () => {
     db.close();
   });
 
+  it("calls the resolver from a background sync", async () => {
+    const t = await items();
+    const a = device();
+    const resolved = [];
+    const b = device({
+      syncInterval: 60,
+      conflictResolver: (c) => {
+        resolved.push(c.key[0]);
+        return { merge: { name: "both" } };
+      },
+    });
+    await a.sync();
+    await b.sync();
+    await a.execute(`UPDATE ${t} SET name = 'a' WHERE id = 1`);
+    await a.sync();
+    await b.execute(`UPDATE ${t} SET name = 'b' WHERE id = 1`); // wakes b's background sync
+    await until(async () => (await b.pendingChanges()) === 0 && resolved.length > 0, "the background push");
+    assert.deepEqual(resolved, [1]);
+    await until(async () => (await rows(primary, `SELECT name FROM ${t} WHERE id = 1`))[0].name === "both", "the merge");
+    b.close();
+    a.close();
+  });
+
   it("runs Drizzle: insert offline, sync, and the server has the rows", async () => {
     const name = table("users");
     await primary.execute(`CREATE TABLE ${name} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT)`);

@@ -31,7 +31,7 @@ it("type-checks code written for @libsql/client against the .d.ts", () => {
   const file = path.join(dir, "use.ts");
   fs.writeFileSync(
     file,
-    `import { createClient, LibsqlError, type Client, type ResultSet, type Row, type InArgs } from ${JSON.stringify(path.resolve(here, ".."))};
+    `import { createClient, LibsqlError, type Change, type Client, type Conflict, type Resolution, type ResultSet, type Row, type InArgs, type SyncStatus } from ${JSON.stringify(path.resolve(here, ".."))};
 const db: Client = createClient({ url: ":memory:", intMode: "bigint" });
 async function main(): Promise<void> {
   const args: InArgs = { id: 1 };
@@ -45,6 +45,27 @@ async function main(): Promise<void> {
   try { await db.execute("x"); } catch (e) { if (e instanceof LibsqlError) console.log(e.code, e.extendedCode, e.rawCode); }
   const stop: () => void = db.subscribe((c) => console.log(c.kind, c.rowsAffected));
   stop();
+  const offline: Client = createClient({
+    url: "file:device.db",
+    syncUrl: "http://127.0.0.1:8080",
+    offline: true,
+    syncInterval: 5,
+    conflictPolicy: { notes: "server_wins", default: "column_lww" },
+    conflictResolver: (c: Conflict): Resolution =>
+      c.kind === "update_update" && c.local !== null ? { merge: { body: String(c.local.body) } } : "remote",
+  });
+  const synced = await offline.sync();
+  if (synced !== undefined) console.log(synced.frame_no, synced.changesPushed, synced.conflicts, synced.tablesChanged);
+  for (const c of await offline.conflicts()) {
+    const when: Date = c.writtenAt;
+    console.log(c.id, c.table, c.key, c.rule, c.outcome, c.error?.code, c.remote?.body, when);
+    await offline.resolveConflict(c.id, "local");
+  }
+  const pending: number = await offline.pendingChanges();
+  const after: SyncStatus = await offline.waitForSync();
+  const unsubscribe = offline.subscribe((c: Change) => console.log(c.tables?.join(), c.origin), { tables: ["notes"] });
+  unsubscribe();
+  console.log(pending, after.pendingChanges, after.conflicts);
   const status = db.syncStatus();
   if (status !== null) console.log(status.bootstrapped, status.lastSyncedAt?.getTime(), status.lastError?.code);
   console.log(id, last, db.protocol, db.closed);
@@ -70,6 +91,20 @@ it("exits cleanly with clients and transactions left open (finalizers after the 
       const tx = await db.transaction("read");
       await tx.execute("SELECT 1");
     }
+    // An offline client with a resolver, a subscription and background sync, left open.
+    const remote = createClient({ url: server.http });
+    await remote.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)");
+    const offline = createClient({
+      url: "file:" + ${JSON.stringify(path.join(tempDir("tidepool-node-exit-"), "offline.db"))},
+      syncUrl: server.http,
+      offline: true,
+      syncInterval: 0.05,
+      conflictResolver: () => "local",
+    });
+    await offline.sync();
+    offline.subscribe(() => {});
+    await offline.execute("INSERT INTO t VALUES (1, 'x')");
+    await offline.waitForSync();
     await server.stop();
     console.log("finished");
   `;

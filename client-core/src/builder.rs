@@ -177,6 +177,17 @@ impl Builder {
         self
     }
 
+    /// Offline: devices not seen by the server for this long stop holding back the collection
+    /// of deleted rows' tombstones (default 30 days). A device away longer copies its tables
+    /// again when it returns (its unpushed changes kept); its updates to rows deleted meanwhile
+    /// revive them, recorded as conflicts.
+    pub fn tombstone_horizon(mut self, horizon: Duration) -> Self {
+        if let Some(offline) = &mut self.offline {
+            offline.tombstone_horizon = horizon;
+        }
+        self
+    }
+
     /// Offline: the application decides every conflict (rejected changes excepted) during
     /// sync.
     pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {

@@ -34,11 +34,28 @@ use crate::replica::sync::{local_tables, TableInfo};
 use crate::{Connection, Statement, TransactionBehavior, Value};
 
 /// How an offline database decides conflicts, from the builder.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct OfflineConfig {
     pub default_policy: ConflictPolicy,
     pub policies: HashMap<String, ConflictPolicy>,
     pub resolver: Option<Arc<dyn Resolver>>,
+    /// Clients not seen for this long do not hold back tombstone collection.
+    pub tombstone_horizon: std::time::Duration,
+}
+
+/// The default tombstone horizon: 30 days.
+pub(crate) const TOMBSTONE_HORIZON: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 3600);
+
+impl Default for OfflineConfig {
+    fn default() -> Self {
+        OfflineConfig {
+            default_policy: ConflictPolicy::default(),
+            policies: HashMap::new(),
+            resolver: None,
+            tombstone_horizon: TOMBSTONE_HORIZON,
+        }
+    }
 }
 
 /// The offline state of a replica database.
@@ -51,6 +68,8 @@ pub(crate) struct Offline {
     pub base_known: AtomicBool,
     /// Local writes wake the background sync.
     pub wake: Notify,
+    /// When this process last collected tombstones.
+    last_collect: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 impl Offline {
@@ -61,7 +80,18 @@ impl Offline {
             config,
             base_known: AtomicBool::new(false),
             wake: Notify::new(),
+            last_collect: parking_lot::Mutex::new(None),
         }
+    }
+
+    /// Whether this push should collect tombstones (the first push, then every `every`).
+    pub fn collect_due(&self, every: std::time::Duration) -> bool {
+        let mut last = self.last_collect.lock();
+        if last.is_some_and(|at| at.elapsed() < every) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
     }
 
     pub fn policy(&self, table: &str) -> ConflictPolicy {

@@ -38,6 +38,22 @@ pub(crate) const INSTALL_BASE: &[&str] = &[
 pub(crate) const BASE_INSTALLED: &str = "SELECT count(*) FROM sqlite_master WHERE type = 'table' \
     AND name IN ('_tidepool_clocks', '_tidepool_clients', '_tidepool_conflicts_out')";
 
+/// Collects tombstones every client active within the horizon (`?`, seconds) has read past
+/// (SPEC §17.7, §18.6): records the point in `_tidepool_meta`, then deletes the change
+/// entries of deleted rows up to it and the stamps of rows no longer in the stream.
+const COLLECT: &[&str] = &[
+    "INSERT OR REPLACE INTO _tidepool_meta (key, value) SELECT 'pruned', m FROM \
+       (SELECT min(seen) AS m FROM _tidepool_clients WHERE at > unixepoch() - ?) \
+     WHERE m IS NOT NULL AND m > coalesce((SELECT value FROM _tidepool_meta WHERE key = 'pruned'), 0)",
+    "DELETE FROM _tidepool_changes WHERE row IS NULL \
+       AND seq <= coalesce((SELECT value FROM _tidepool_meta WHERE key = 'pruned'), 0)",
+    "DELETE FROM _tidepool_clocks WHERE deleted = 1 AND NOT EXISTS \
+       (SELECT 1 FROM _tidepool_changes AS c WHERE c.tbl = _tidepool_clocks.tbl AND c.pk = _tidepool_clocks.pk)",
+];
+
+/// How often one process collects tombstones (at its first push, then at most this often).
+const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
 const OUTBOX_COLS: &str = "id, hlc, tbl, pk, op, old, new";
 
 /// The outbox's rows as entries.
@@ -509,6 +525,18 @@ pub(crate) async fn push(
             ),
         ])
         .await?;
+        // After the watermark: this device's `seen` counts too.
+        if offline.collect_due(COLLECT_EVERY) {
+            let horizon = offline.config.tombstone_horizon.as_secs() as i64;
+            let collect = COLLECT.iter().enumerate().map(|(n, sql)| {
+                if n == 0 {
+                    Statement::new(sql, (horizon,))
+                } else {
+                    Statement::new(sql, ())
+                }
+            });
+            tx.batch(collect.collect::<Vec<_>>()).await?;
+        }
         tx.commit().await?;
         offline.capture.hlc.observe(decided.max_stamp);
         let records: Vec<&str> = decided.records.iter().map(|(_, r)| r.as_str()).collect();

@@ -507,3 +507,63 @@ async fn offline_calls_on_other_databases_are_typed_errors() {
         .expect_err("memory");
     assert_eq!(e.code(), "INVALID_CONFIG");
 }
+
+#[tokio::test]
+async fn tombstones_are_collected_once_every_device_has_seen_them() {
+    let server = TestServer::start().await;
+    let primary = server.db("http").connect();
+    setup(&primary).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = server.url("http");
+    // A read-only replica and an offline device that stay behind.
+    let behind = device(&url, &dir, "behind");
+    behind.sync().await.expect("behind bootstraps");
+    let a = device(&url, &dir, "a");
+    let b = device(&url, &dir, "b");
+    a.sync().await.expect("a");
+    b.sync().await.expect("b");
+    a.connect()
+        .execute("DELETE FROM items WHERE id = 2", ())
+        .await
+        .expect("delete");
+    a.sync().await.expect("a pushes the delete");
+    let tombstones = "SELECT count(*) FROM _tidepool_changes WHERE row IS NULL";
+    assert_eq!(
+        dump(&primary, tombstones).await,
+        vec![vec![Value::Integer(1)]]
+    );
+    // b reads past it and pushes (which records how far it has read) ...
+    b.sync().await.expect("b pulls the delete");
+    b.connect()
+        .execute("UPDATE items SET qty = 5 WHERE id = 1", ())
+        .await
+        .expect("b");
+    b.sync().await.expect("b pushes");
+    // ... then a, in a new process, pushes again: both have seen the delete; it goes.
+    drop(a);
+    let a = device(&url, &dir, "a");
+    a.connect()
+        .execute("UPDATE items SET qty = 6 WHERE id = 1", ())
+        .await
+        .expect("a");
+    a.sync().await.expect("a pushes and collects");
+    assert_eq!(
+        dump(&primary, tombstones).await,
+        vec![vec![Value::Integer(0)]]
+    );
+    assert_eq!(
+        dump(
+            &primary,
+            "SELECT count(*) FROM _tidepool_clocks WHERE deleted = 1"
+        )
+        .await,
+        vec![vec![Value::Integer(0)]]
+    );
+    // The device that never pushed is behind the collected point: it copies again, so it
+    // does not keep the deleted row.
+    behind.sync().await.expect("behind catches up");
+    assert_eq!(
+        dump(&behind.connect(), ITEMS).await,
+        dump(&primary, ITEMS).await
+    );
+}

@@ -3,6 +3,7 @@
 //! on the package's runtime, or spawned on it for the `*_async` variants), and converting the
 //! result or error back.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use tidepool::{Builder, Params, Statement};
 
 use crate::error::Failure;
 use crate::rows::Output;
-use crate::{aio, runtime, sync, value};
+use crate::{aio, offline, runtime, sync, value};
 
 /// A database: a server URL or a local file, shared by its connections.
 #[pyclass(frozen, weakref, module = "tidepool._native")]
@@ -39,7 +40,10 @@ impl Database {
     /// `target` is a URL (`http(s)://`, `ws(s)://`, `libsql://`, `file:`, `:memory:`), or a
     /// filesystem path when `local` is true, or the replica's file when `sync_url` is given.
     #[new]
-    #[pyo3(signature = (target, *, local=false, sync_url=None, sync_interval=None,
+    /// With `offline`, the replica's file also takes writes: `default_policy` and `policies`
+    /// (table to policy name) decide conflicts, or `resolver` (see `offline.rs`) does.
+    #[pyo3(signature = (target, *, local=false, sync_url=None, offline=false,
+        default_policy=None, policies=None, resolver=None, sync_interval=None,
         auth_token=None, read_connections=None, busy_timeout=None, connect_timeout=None,
         request_timeout=None, ca_pem=None, force_json=false))]
     #[allow(clippy::too_many_arguments)]
@@ -48,6 +52,10 @@ impl Database {
         target: String,
         local: bool,
         sync_url: Option<String>,
+        offline: bool,
+        default_policy: Option<String>,
+        policies: Option<HashMap<String, String>>,
+        resolver: Option<Py<PyAny>>,
         sync_interval: Option<f64>,
         auth_token: Option<String>,
         read_connections: Option<usize>,
@@ -59,10 +67,27 @@ impl Database {
     ) -> PyResult<Self> {
         let build = || -> Result<tidepool::Database, Failure> {
             let mut builder = match (sync_url, local) {
+                (Some(url), _) if offline => Builder::offline(&target, url),
                 (Some(url), _) => Builder::replica(&target, url),
+                (None, _) if offline => {
+                    return Err(Failure::binding(
+                        "InterfaceError",
+                        tidepool::error::code::INVALID_CONFIG,
+                        "offline needs sync_url (the server the device syncs with)",
+                    ))
+                }
                 (None, true) => Builder::local(&target),
                 (None, false) => Builder::new(target.clone()),
             };
+            if let Some(name) = default_policy {
+                builder = builder.default_conflict_policy(offline::policy(&name)?);
+            }
+            for (table, name) in policies.into_iter().flatten() {
+                builder = builder.conflict_policy(table, offline::policy(&name)?);
+            }
+            if let Some(call) = resolver {
+                builder = builder.resolver(Arc::new(offline::PyResolver::new(call)));
+            }
             if let Some(t) = seconds("sync_interval", sync_interval)? {
                 builder = builder.sync_interval(t);
             }
@@ -139,6 +164,99 @@ impl Database {
         }
     }
 
+    /// Whether the database takes writes on the device (offline mode).
+    #[getter]
+    fn is_offline(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.database(py)?.is_offline())
+    }
+
+    /// Offline: the recorded conflicts and refused changes, oldest first, as dicts.
+    fn conflicts(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let conflicts = self.blocking(py, |db| async move { Ok(db.conflicts().await?) })?;
+        offline::conflicts_to_py(py, conflicts)
+    }
+
+    fn conflicts_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let db = self.database(py)?;
+        aio::spawn(
+            py,
+            async move { Ok(db.conflicts().await?) },
+            offline::conflicts_to_py,
+        )
+    }
+
+    /// Offline: settles conflict `id` with `"local"`, `"remote"` or a dict (a merged row).
+    fn resolve_conflict(
+        &self,
+        py: Python<'_>,
+        id: i64,
+        resolution: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let r = offline::resolution(resolution).map_err(|e| e.into_pyerr(py))?;
+        self.blocking(py, move |db| async move {
+            Ok(db.resolve_conflict(id, r).await?)
+        })
+    }
+
+    fn resolve_conflict_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: i64,
+        resolution: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let r = offline::resolution(resolution).map_err(|e| e.into_pyerr(py))?;
+        let db = self.database(py)?;
+        aio::spawn(
+            py,
+            async move { Ok(db.resolve_conflict(id, r).await?) },
+            none_to_py,
+        )
+    }
+
+    /// Offline: how many local changes wait to be pushed.
+    fn pending_changes(&self, py: Python<'_>) -> PyResult<u64> {
+        self.blocking(py, |db| async move { Ok(db.pending_changes().await?) })
+    }
+
+    fn pending_changes_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let db = self.database(py)?;
+        aio::spawn(
+            py,
+            async move { Ok(db.pending_changes().await?) },
+            |py, n: u64| Ok(n.into_pyobject(py)?.into_any().unbind()),
+        )
+    }
+
+    /// Replica or offline: waits for the next sync to finish (background or explicit) and
+    /// returns the status; `OperationalError` (`TIMEOUT`) after `timeout` seconds.
+    #[pyo3(signature = (timeout=None))]
+    fn wait_for_sync(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        let limit = seconds("timeout", timeout).map_err(|e| e.into_pyerr(py))?;
+        let status = self.blocking(py, move |db| wait_for_sync(db, limit))?;
+        sync::status_to_py(py, status)
+    }
+
+    #[pyo3(signature = (timeout=None))]
+    fn wait_for_sync_async<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let limit = seconds("timeout", timeout).map_err(|e| e.into_pyerr(py))?;
+        let db = self.database(py)?;
+        aio::spawn(py, wait_for_sync(db, limit), sync::status_to_py)
+    }
+
+    /// Replica or offline: calls `call(tables, origin)` on a thread of its own, with the GIL,
+    /// after each local commit (`"local"`) and each sync that changed rows (`"remote"`).
+    fn subscribe(&self, py: Python<'_>, call: Py<PyAny>) -> PyResult<offline::Subscription> {
+        let changes = self
+            .database(py)?
+            .subscribe()
+            .map_err(|e| Failure::from(e).into_pyerr(py))?;
+        offline::Subscription::start(changes, call).map_err(|e| e.into_pyerr(py))
+    }
+
     /// A new connection (no I/O until its first statement).
     fn connect(&self, py: Python<'_>) -> PyResult<Connection> {
         let db = self.database(py)?;
@@ -150,7 +268,37 @@ impl Database {
     }
 }
 
+async fn wait_for_sync(
+    db: tidepool::Database,
+    limit: Option<Duration>,
+) -> Result<tidepool::SyncStatus, Failure> {
+    let wait = db.wait_for_sync();
+    match limit {
+        None => Ok(wait.await?),
+        Some(limit) => match tokio::time::timeout(limit, wait).await {
+            Ok(status) => Ok(status?),
+            Err(_) => Err(Failure::binding(
+                "OperationalError",
+                tidepool::error::code::TIMEOUT,
+                format!("no sync finished within {} s", limit.as_secs_f64()),
+            )),
+        },
+    }
+}
+
 impl Database {
+    /// Runs `f(db)` to completion with the GIL released.
+    fn blocking<T, F, Fut>(&self, py: Python<'_>, f: F) -> PyResult<T>
+    where
+        F: FnOnce(tidepool::Database) -> Fut + Send,
+        Fut: Future<Output = Result<T, Failure>> + Send,
+        T: Send,
+    {
+        let db = self.database(py)?;
+        py.detach(|| runtime::block_on(f(db)).and_then(|r| r))
+            .map_err(|e| e.into_pyerr(py))
+    }
+
     fn database(&self, py: Python<'_>) -> PyResult<tidepool::Database> {
         self.db
             .lock()

@@ -9,6 +9,7 @@
 mod aio;
 mod connection;
 mod error;
+mod offline;
 mod rows;
 mod runtime;
 mod sync;
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<connection::Connection>()?;
     m.add_class::<rows::Stream>()?;
     m.add_class::<aio::Canceller>()?;
+    m.add_class::<offline::Subscription>()?;
     m.add("sqlite_version", rusqlite::version())?;
     m.add_function(wrap_pyfunction!(before_fork, m)?)?;
     Ok(())

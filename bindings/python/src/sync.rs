@@ -1,4 +1,5 @@
-//! Replica sync results as Python dicts: a sync's report and the replica's status.
+//! Replica sync results as Python dicts (the Python side makes `SyncReport` and `SyncStatus`
+//! of them): a sync's report and the replica's status.
 
 use std::time::UNIX_EPOCH;
 
@@ -17,6 +18,9 @@ pub fn report_to_py(py: Python<'_>, r: SyncReport) -> PyResult<Py<PyAny>> {
     d.set_item("changes_applied", r.changes_applied)?;
     d.set_item("position", r.position)?;
     d.set_item("server_position", r.server_position)?;
+    d.set_item("changes_pushed", r.changes_pushed)?;
+    d.set_item("conflicts", r.conflicts)?;
+    d.set_item("tables_changed", r.tables_changed)?;
     Ok(d.into_any().unbind())
 }
 
@@ -39,5 +43,7 @@ pub fn status_to_py(py: Python<'_>, s: SyncStatus) -> PyResult<Py<PyAny>> {
     d.set_item("last_error", error)?;
     d.set_item("syncing", s.syncing)?;
     d.set_item("syncs", s.syncs)?;
+    d.set_item("pending_changes", s.pending_changes)?;
+    d.set_item("conflicts", s.conflicts)?;
     Ok(d.into_any().unbind())
 }

@@ -51,11 +51,13 @@ class Server:
             self.proc.wait()
 
 
-def start_server(tmp: Path, key_pem: Optional[bytes] = None) -> Server:
+def start_server(tmp: Path, key_pem: Optional[bytes] = None, port: int = 0) -> Server:
+    """Starts the server on `port` (0: any free one) with its database in `tmp`; starting it
+    again on the same directory and port brings the same server back."""
     binary = server_binary()
     if not binary.exists():
         raise RuntimeError(f"no server binary at {binary}: cargo build -p tidepool-server")
-    args = [str(binary), "--http-listen-addr", "127.0.0.1:0", "--db-path", str(tmp / "server.db")]
+    args = [str(binary), "--http-listen-addr", f"127.0.0.1:{port}", "--db-path", str(tmp / "server.db")]
     if key_pem is not None:
         (tmp / "key.pem").write_bytes(key_pem)
         args += ["--auth-jwt-key-file", str(tmp / "key.pem")]

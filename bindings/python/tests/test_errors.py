@@ -79,10 +79,10 @@ def test_bad_urls_and_settings():
         tidepool.connect("https://127.0.0.1:1", ca_pem=b"not a certificate")
 
 
-def test_offline_writes_are_not_supported_yet(tmp_path):
-    with pytest.raises(tidepool.NotSupportedError) as e:
+def test_offline_needs_a_server(tmp_path):
+    with pytest.raises(tidepool.InterfaceError) as e:
         tidepool.connect(tmp_path / "replica.db", offline=True)
-    assert e.value.code == "UNSUPPORTED"
+    assert e.value.code == "INVALID_CONFIG"
 
 
 def test_unreachable_server_is_operational_error():

@@ -29,15 +29,15 @@ def test_sync_copies_then_pulls_changes(server_url, tmp_path, table):
     replica = tidepool.connect(tmp_path / "replica.db", sync_url=server_url)
     assert replica.is_replica
     status = replica.sync_status()
-    assert status["bootstrapped"] is False and status["syncs"] == 0
+    assert status.bootstrapped is False and status.syncs == 0
     report = replica.sync()
-    assert report["tables_copied"] >= 1 and report["rows_copied"] >= 50
+    assert report.tables_copied >= 1 and report.rows_copied >= 50
     assert replica.execute(f"SELECT count(*), sum(id) FROM {table}").fetchone() == (50, sum(range(50)))
     assert replica.execute(f"SELECT data FROM {table} WHERE id = 7").fetchone() == (b"\x07",)
     status = replica.sync_status()
-    assert status["bootstrapped"] is True and status["syncs"] == 1 and status["last_error"] is None
-    assert status["position"] == status["server_position"]
-    assert abs(status["last_synced_at"] - time.time()) < 120 and status["last_duration"] >= 0
+    assert status.bootstrapped is True and status.syncs == 1 and status.last_error is None
+    assert status.position == status.server_position
+    assert abs(status.last_synced_at.timestamp() - time.time()) < 120 and status.last_duration >= 0
 
     primary.execute(f"UPDATE {table} SET name = 'changed' WHERE id < 5")
     primary.execute(f"DELETE FROM {table} WHERE id >= 45")
@@ -45,10 +45,10 @@ def test_sync_copies_then_pulls_changes(server_url, tmp_path, table):
     # Not there until the next sync.
     assert replica.execute(f"SELECT count(*) FROM {table}").fetchone() == (50,)
     report = replica.sync()
-    assert report["changes_applied"] >= 10
+    assert report.changes_applied >= 10
     assert replica.execute(f"SELECT count(*) FROM {table}").fetchone() == (45,)
     assert replica.execute(f"SELECT count(*) FROM {table} WHERE name = 'changed'").fetchone() == (5,)
-    assert replica.sync_status()["syncs"] == 2
+    assert replica.sync_status().syncs == 2
     replica.close()
     primary.close()
 
@@ -83,7 +83,7 @@ async def test_async_sync(server_url, tmp_path, table):
         await primary.commit()
         async with tidepool.aio.connect(tmp_path / "replica.db", sync_url=server_url) as replica:
             report = await replica.sync()
-            assert report["rows_copied"] >= 10
+            assert report.rows_copied >= 10
             cur = await replica.execute(f"SELECT count(*) FROM {table}")
             assert await cur.fetchone() == (10,)
             await primary.execute(f"INSERT INTO {table} VALUES (10)")
@@ -91,7 +91,7 @@ async def test_async_sync(server_url, tmp_path, table):
             await replica.sync()
             cur = await replica.execute(f"SELECT max(x) FROM {table}")
             assert await cur.fetchone() == (10,)
-            assert replica.sync_status()["syncs"] == 2
+            assert replica.sync_status().syncs == 2
 
 
 def test_background_sync_interval(server_url, tmp_path, table):
@@ -104,7 +104,7 @@ def test_background_sync_interval(server_url, tmp_path, table):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         status = replica.sync_status()
-        if status["bootstrapped"] and replica.execute(
+        if status.bootstrapped and replica.execute(
             f"SELECT count(*) FROM sqlite_master WHERE name = '{table}'"
         ).fetchone() == (1,):
             break
@@ -122,8 +122,8 @@ def test_sync_failures_and_misuse(server, tmp_path):
         replica.sync()
     assert e.value.code in ("CONNECT_FAILED", "TIMEOUT")
     status = replica.sync_status()
-    assert isinstance(status["last_error"], tidepool.OperationalError)
-    assert status["last_error"].code == e.value.code and status["bootstrapped"] is False
+    assert isinstance(status.last_error, tidepool.OperationalError)
+    assert status.last_error.code == e.value.code and status.bootstrapped is False
     plain = tidepool.connect(server.url())
     assert plain.sync_status() is None and not plain.is_replica
     with pytest.raises(tidepool.NotSupportedError) as e:

@@ -15,6 +15,7 @@ import os as _os
 import time as _time
 
 from . import _native
+from ._offline import Conflict, Subscription, SyncReport, SyncStatus, TableChange
 from .dbapi import Connection, Cursor, connect
 from .exceptions import (
     DataError,
@@ -86,6 +87,11 @@ __all__ = [
     "connect",
     "Connection",
     "Cursor",
+    "Conflict",
+    "TableChange",
+    "Subscription",
+    "SyncReport",
+    "SyncStatus",
     "Warning",
     "Error",
     "InterfaceError",

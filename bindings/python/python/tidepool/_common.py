@@ -9,8 +9,8 @@ import threading
 import weakref
 from typing import Any, Optional, Tuple, Union
 
-from . import _native
-from .exceptions import InterfaceError, NotSupportedError, ProgrammingError
+from . import _native, _offline
+from .exceptions import InterfaceError, ProgrammingError
 
 Target = Union[str, "os.PathLike[str]"]
 
@@ -73,6 +73,8 @@ def open_database(
     auth_token: Optional[str],
     sync_url: Optional[str],
     offline: Optional[bool],
+    conflict_policy: Optional[_offline.ConflictPolicy],
+    resolver: Any,
     sync_interval: Optional[float],
     timeout: Optional[float],
     read_connections: Optional[int],
@@ -81,12 +83,7 @@ def open_database(
     ca_pem: Optional[bytes],
     force_json: bool,
 ) -> _native.Database:
-    if offline:
-        raise NotSupportedError(
-            "offline writes: a replica sends its writes to the server, and the core client "
-            "has no local write queue yet",
-            "UNSUPPORTED",
-        )
+    settings = _offline.offline_settings(offline, sync_url, conflict_policy, resolver)
     if isinstance(target, os.PathLike):
         target = os.fspath(target)
     if not isinstance(target, str):
@@ -94,8 +91,8 @@ def open_database(
             f"connect() takes a URL or a path, not {type(target).__name__}", "INVALID_CONFIG"
         )
     if sync_url is not None:
-        return _replica(target, sync_url, auth_token, sync_interval, timeout, connect_timeout,
-                        request_timeout, ca_pem, force_json)
+        return _replica(target, sync_url, settings, auth_token, sync_interval, timeout,
+                        connect_timeout, request_timeout, ca_pem, force_json)
     if is_remote(target):
         key = (os.getpid(), target, auth_token, connect_timeout, request_timeout, ca_pem, force_json)
         with _shared_lock:
@@ -123,22 +120,45 @@ def open_database(
     )
 
 
-def _replica(target: str, sync_url: str, auth_token, sync_interval, timeout, connect_timeout,
-             request_timeout, ca_pem, force_json) -> _native.Database:
-    """A replica of the server at `sync_url` in the file `target`, shared by the connections
-    of this process that name the same file and server."""
+def _replica(target: str, sync_url: str, settings, auth_token, sync_interval, timeout,
+             connect_timeout, request_timeout, ca_pem, force_json) -> _native.Database:
+    """A replica (or with `settings`, an offline database) of the server at `sync_url` in the
+    file `target`, shared by the connections of this process that name the same file and
+    server. An offline file is one database per process: opening it again with other
+    settings is an error."""
+    what = "an offline database" if settings is not None else "a replica"
     if is_remote(target) or target in (":memory:", "file::memory:"):
-        raise InterfaceError("a replica needs a file path (and the server as sync_url)", "INVALID_CONFIG")
+        raise InterfaceError(f"{what} needs a file path (and the server as sync_url)", "INVALID_CONFIG")
     if target.startswith("file:"):
         target = target[len("file:"):]
     path = os.path.abspath(target)
-    key = (os.getpid(), "replica", path, sync_url, auth_token, sync_interval)
+    if settings is None:
+        key: tuple = (os.getpid(), "replica", path, sync_url, auth_token, sync_interval)
+        options: dict = {}
+    else:
+        default, policies, resolver = settings
+        key = (os.getpid(), "offline", path)
+        wanted = (sync_url, auth_token, sync_interval, default, policies, resolver)
+        options = {
+            "offline": True,
+            "default_policy": default,
+            "policies": policies,
+            "resolver": _offline.wrap_resolver(resolver) if resolver is not None else None,
+        }
     with _shared_lock:
         db = _shared.get(key)
+        if db is not None and settings is not None and _offline_settings.get(key) != wanted:
+            raise InterfaceError(
+                f"{path} is already open as an offline database with other settings (sync_url, "
+                "auth_token, sync_interval, conflict_policy, resolver); connections in one "
+                "process share it",
+                "INVALID_CONFIG",
+            )
         if db is None:
             db = _native.Database(
                 path,
                 sync_url=sync_url,
+                **options,
                 sync_interval=sync_interval,
                 auth_token=auth_token,
                 busy_timeout=timeout,
@@ -148,7 +168,13 @@ def _replica(target: str, sync_url: str, auth_token, sync_interval, timeout, con
                 force_json=force_json,
             )
             _shared[key] = db
+            if settings is not None:
+                _offline_settings[key] = wanted
     return db
+
+
+# The settings each offline database was opened with (compared when it is opened again).
+_offline_settings: dict = {}
 
 
 def description(columns: Tuple[Tuple[str, Optional[str]], ...]):

@@ -17,11 +17,21 @@ unless ``isolation_level`` is ``None``.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import weakref
-from typing import Any, AsyncIterator, Generator, List, Optional
+from typing import Any, AsyncIterator, Callable, Generator, Iterable, List, Optional, Union
 
-from . import _common, _native
+from . import _common, _native, _offline
+from ._offline import Conflict, Resolution, Subscription, SyncReport, SyncStatus, TableChange
 from .exceptions import ProgrammingError
+
+
+def _log_failure(task: "asyncio.Future[Any]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _offline.logger.error(
+            "a change subscriber's coroutine raised", exc_info=task.exception()
+        )
 
 _PREFETCH = 256
 _CHUNK = 1024
@@ -91,23 +101,85 @@ class Connection:
         self._drop_stream()
         await self._native.close_async()
 
-    async def sync(self) -> dict:
-        """Replica: pulls what changed on the server since the last sync (the first copies
-        everything) and returns what it did: ``rows_copied``, ``tables_copied``,
-        ``changes_applied``, ``position``, ``server_position``... ``NotSupportedError`` when
-        the connection is not to a replica."""
-        self._check()
-        return await self._database.sync_async()
-
-    def sync_status(self) -> Optional[dict]:
-        """Replica: ``bootstrapped``, ``position``, ``server_position``, ``last_synced_at``
-        (seconds since the epoch), ``last_duration`` (seconds), ``last_error`` (the exception
-        of a failed sync), ``syncing``, ``syncs``; ``None`` when not a replica."""
-        return self._database.sync_status()
+    # -- replicas and offline databases -------------------------------------------------------
+    # As in the sync API (tidepool.dbapi.Connection), awaitable.
 
     @property
     def is_replica(self) -> bool:
         return self._database.is_replica
+
+    @property
+    def is_offline(self) -> bool:
+        return self._database.is_offline
+
+    async def sync(self) -> SyncReport:
+        """Replica or offline: pushes the device's committed changes (offline), then pulls
+        what changed on the server; returns what it did."""
+        await self._idle("sync()")
+        return SyncReport._from_native(await self._database.sync_async())
+
+    def sync_status(self) -> Optional[SyncStatus]:
+        """Replica or offline: where the last sync got to; ``None`` when not a replica."""
+        status = self._database.sync_status()
+        return None if status is None else SyncStatus._from_native(status)
+
+    async def wait_for_sync(self, timeout: Optional[float] = None) -> SyncStatus:
+        """Replica or offline: waits for the next sync to finish; ``OperationalError``
+        (``TIMEOUT``) after ``timeout`` seconds."""
+        await self._idle("wait_for_sync()")
+        return SyncStatus._from_native(await self._database.wait_for_sync_async(timeout))
+
+    async def pending_changes(self) -> int:
+        self._check()
+        return await self._database.pending_changes_async()
+
+    async def conflicts(self) -> List[Conflict]:
+        self._check()
+        return [Conflict._from_native(c) for c in await self._database.conflicts_async()]
+
+    async def resolve_conflict(self, conflict: Union[int, Conflict], resolution: Resolution) -> None:
+        cid = _offline.conflict_id(conflict)
+        checked = _offline.check_resolution(resolution)
+        await self._idle("resolve_conflict()")
+        await self._database.resolve_conflict_async(cid, checked)
+
+    def subscribe(
+        self, callback: Callable[[TableChange], Any], tables: Optional[Iterable[str]] = None
+    ) -> Subscription:
+        """Replica or offline: calls ``callback(TableChange)`` on this event loop's thread
+        after each local commit (``origin == "local"``) and each sync that changed rows
+        (``"remote"``), only for ``tables`` when given. A coroutine function's coroutine runs
+        as a task. What it raises is logged. Returns the handle that stops it."""
+        self._check()
+        _offline.check_callback(callback)
+        wanted = _offline.check_tables(tables)
+        loop = asyncio.get_running_loop()
+
+        def run(change: TableChange) -> None:
+            try:
+                result = callback(change)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    task.add_done_callback(_log_failure)
+            except Exception:
+                _offline.logger.exception("a change subscriber raised; it stays subscribed")
+
+        def deliver(change: TableChange) -> None:
+            try:
+                loop.call_soon_threadsafe(run, change)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is listening
+
+        return Subscription(self._database.subscribe(_offline.dispatcher(deliver, wanted)))
+
+    async def _idle(self, what: str) -> None:
+        await self._claim(None)
+        if self._database.is_offline and await self._native.in_transaction_async():
+            raise ProgrammingError(
+                f"{what} inside a transaction: commit() or rollback() first (the transaction "
+                "holds the database's writer)",
+                "INVALID_ARGUMENT",
+            )
 
     def interrupt(self) -> None:
         self._native.interrupt()
@@ -352,6 +424,8 @@ def connect(
     auth_token: Optional[str] = None,
     sync_url: Optional[str] = None,
     offline: Optional[bool] = None,
+    conflict_policy: Optional[_offline.ConflictPolicy] = None,
+    resolver: Optional[Callable[[Conflict], Resolution]] = None,
     sync_interval: Optional[float] = None,
     isolation_level: Optional[str] = "",
     autocommit: Optional[bool] = None,
@@ -374,6 +448,8 @@ def connect(
             auth_token=auth_token,
             sync_url=sync_url,
             offline=offline,
+            conflict_policy=conflict_policy,
+            resolver=resolver,
             sync_interval=sync_interval,
             timeout=timeout,
             read_connections=read_connections,

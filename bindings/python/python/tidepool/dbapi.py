@@ -12,9 +12,10 @@ was not committed.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterator, List, Optional
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Union
 
-from . import _common, _native
+from . import _common, _native, _offline
+from ._offline import Conflict, Resolution, Subscription, SyncReport, SyncStatus, TableChange
 from .exceptions import (
     DataError,
     DatabaseError,
@@ -140,23 +141,82 @@ class Connection:
     def executescript(self, script: str) -> "Cursor":
         return self.cursor().executescript(script)
 
-    def sync(self) -> dict:
-        """Replica: pulls what changed on the server since the last sync (the first copies
-        everything) and returns what it did: ``rows_copied``, ``tables_copied``,
-        ``changes_applied``, ``position``, ``server_position``... ``NotSupportedError`` when
-        the connection is not to a replica."""
-        self._check()
-        return self._database.sync()
-
-    def sync_status(self) -> Optional[dict]:
-        """Replica: ``bootstrapped``, ``position``, ``server_position``, ``last_synced_at``
-        (seconds since the epoch), ``last_duration`` (seconds), ``last_error`` (the exception
-        of a failed sync), ``syncing``, ``syncs``; ``None`` when not a replica."""
-        return self._database.sync_status()
+    # -- replicas and offline databases -------------------------------------------------------
 
     @property
     def is_replica(self) -> bool:
+        """Whether the connection is to a replica (offline databases are replicas too)."""
         return self._database.is_replica
+
+    @property
+    def is_offline(self) -> bool:
+        """Whether the database takes writes on the device (``offline=True``)."""
+        return self._database.is_offline
+
+    def sync(self) -> SyncReport:
+        """Replica or offline: pushes the device's committed changes (offline), then pulls what
+        changed on the server (the first sync copies everything); returns what it did.
+        ``NotSupportedError`` when the connection is not to a replica. Commit or roll back
+        first: an open transaction holds the writer the sync needs."""
+        self._idle("sync()")
+        return SyncReport._from_native(self._database.sync())
+
+    def sync_status(self) -> Optional[SyncStatus]:
+        """Replica or offline: where the last sync got to; ``None`` when not a replica."""
+        status = self._database.sync_status()
+        return None if status is None else SyncStatus._from_native(status)
+
+    def wait_for_sync(self, timeout: Optional[float] = None) -> SyncStatus:
+        """Replica or offline: waits for the next sync to finish (a background one, or one
+        another thread runs) and returns the status; its ``last_error`` says whether it
+        succeeded. ``OperationalError`` (code ``TIMEOUT``) after ``timeout`` seconds."""
+        self._idle("wait_for_sync()")
+        return SyncStatus._from_native(self._database.wait_for_sync(timeout))
+
+    def pending_changes(self) -> int:
+        """Offline: how many committed local changes wait to be pushed."""
+        self._check()
+        return self._database.pending_changes()
+
+    def conflicts(self) -> List[Conflict]:
+        """Offline: the conflicts and refused changes syncs recorded, oldest first, until
+        they are resolved."""
+        self._check()
+        return [Conflict._from_native(c) for c in self._database.conflicts()]
+
+    def resolve_conflict(self, conflict: Union[int, Conflict], resolution: Resolution) -> None:
+        """Offline: settles a recorded conflict (by id or as given by ``conflicts()``).
+        ``"remote"`` accepts the row as it is; ``"local"`` writes the device's version again
+        and a dict writes that merged row (columns left out keep their value), as a new local
+        change the next sync pushes. ``ProgrammingError`` (``INVALID_ARGUMENT``) for an unknown
+        id."""
+        cid = _offline.conflict_id(conflict)
+        checked = _offline.check_resolution(resolution)
+        self._idle("resolve_conflict()")
+        self._database.resolve_conflict(cid, checked)
+
+    def subscribe(
+        self, callback: Callable[[TableChange], Any], tables: Optional[Iterable[str]] = None
+    ) -> Subscription:
+        """Replica or offline: calls ``callback(TableChange)`` after each local commit
+        (``origin == "local"``) and each sync that changed rows (``"remote"``), only for
+        ``tables`` when given. It runs on a thread of the package's with the GIL held, and may
+        use the database; what it raises is logged. Returns the handle that stops it."""
+        self._check()
+        _offline.check_callback(callback)
+        wanted = _offline.check_tables(tables)
+        return Subscription(self._database.subscribe(_offline.dispatcher(callback, wanted)))
+
+    def _idle(self, what: str) -> None:
+        """Refuses a call that needs the local writer while this connection's transaction
+        holds it (it would wait for itself)."""
+        self._claim(None)
+        if self._database.is_offline and self._native.in_transaction():
+            raise ProgrammingError(
+                f"{what} inside a transaction: commit() or rollback() first (the transaction "
+                "holds the database's writer)",
+                "INVALID_ARGUMENT",
+            )
 
     def interrupt(self) -> None:
         """Stops the statement running on a local connection (it fails with
@@ -383,6 +443,8 @@ def connect(
     auth_token: Optional[str] = None,
     sync_url: Optional[str] = None,
     offline: Optional[bool] = None,
+    conflict_policy: Optional[_offline.ConflictPolicy] = None,
+    resolver: Optional[Callable[[Conflict], Resolution]] = None,
     sync_interval: Optional[float] = None,
     isolation_level: Optional[str] = "",
     autocommit: Optional[bool] = None,
@@ -405,8 +467,19 @@ def connect(
     run on the file, writes and transactions on the server (the replica catches up after each
     write, so reads see it); ``Connection.sync()`` pulls what changed, ``sync_interval``
     (seconds) does so in the background, ``Connection.sync_status()`` says where it got to.
-    Connections in one process to the same replica share it. ``offline=True`` (writes queued
-    while offline) raises ``NotSupportedError``: the core client has no write queue yet.
+    Connections in one process to the same replica share it.
+
+    With ``sync_url`` and ``offline=True``, ``database`` is an offline-first database: every
+    statement runs on the file, so writes commit with or without the server, and
+    ``Connection.sync()`` pushes them (then pulls the server's changes). The first sync must
+    reach the server (it copies its tables). Conflicts are decided per column by the later
+    write (``conflict_policy="column_lww"``, the default), or by ``"server_wins"`` or
+    ``"client_wins"``, for all tables or per table (``{"notes": "server_wins", "default":
+    "column_lww"}``), or by ``resolver``, a function ``(Conflict) -> "local" | "remote" |
+    dict`` called during sync on a thread of the package's (it must not use the database).
+    ``Connection.conflicts()`` lists what syncs recorded, ``resolve_conflict()`` settles it,
+    ``subscribe()`` announces changed tables. An offline file is opened once per process: its
+    connections share it, and opening it with other settings is an ``InterfaceError``.
     """
     if autocommit is not None:
         isolation_level = None if autocommit else (isolation_level or "")
@@ -416,6 +489,8 @@ def connect(
         auth_token=auth_token,
         sync_url=sync_url,
         offline=offline,
+        conflict_policy=conflict_policy,
+        resolver=resolver,
         sync_interval=sync_interval,
         timeout=timeout,
         read_connections=read_connections,

@@ -476,7 +476,8 @@ def connect(
     write (``conflict_policy="column_lww"``, the default), or by ``"server_wins"`` or
     ``"client_wins"``, for all tables or per table (``{"notes": "server_wins", "default":
     "column_lww"}``), or by ``resolver``, a function ``(Conflict) -> "local" | "remote" |
-    dict`` called during sync on a thread of the package's (it must not use the database).
+    dict`` called during sync on a thread of the package's (it must not use the database, and
+    should be a pure function: a push that is retried asks it again about the same conflict).
     ``Connection.conflicts()`` lists what syncs recorded, ``resolve_conflict()`` settles it,
     ``subscribe()`` announces changed tables. An offline file is opened once per process: its
     connections share it, and opening it with other settings is an ``InterfaceError``.

@@ -141,3 +141,75 @@ async def test_async_orm_models_and_queries(target):
     async with engine.begin() as c:
         await c.run_sync(Base.metadata.drop_all)
     await engine.dispose()
+
+
+class Task(Base):
+    __tablename__ = "sa_offline_tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str]
+    done: Mapped[bool] = mapped_column(default=False)
+
+
+def test_orm_on_an_offline_database(server, tmp_path):
+    """ORM writes on the device commit with no server round trip; sync puts them on the
+    server; a server change arrives with the next sync."""
+    on_server = sa.create_engine(sa_url(server.url()))
+    Task.__table__.drop(on_server, checkfirst=True)
+    Task.__table__.create(on_server)
+    url = f"tidepool:///{tmp_path / 'device.db'}?sync_url={server.url('ws')}&offline=true&conflict_policy=column_lww"
+    device = sa.create_engine(url)
+    raw = device.raw_connection()
+    assert raw.driver_connection.is_offline
+    raw.driver_connection.sync()
+    raw.close()
+
+    with Session(device) as session:
+        session.add_all([Task(id=1, title="write tests"), Task(id=2, title="ship")])
+        session.commit()
+        task = session.get(Task, 2)
+        task.done = True
+        session.commit()
+    raw = device.raw_connection()
+    assert raw.driver_connection.pending_changes() == 3
+    assert raw.driver_connection.sync().changes_pushed == 3
+    raw.close()
+    with Session(on_server) as session:
+        assert [(t.id, t.title, t.done) for t in session.scalars(select(Task).order_by(Task.id))] == [
+            (1, "write tests", False),
+            (2, "ship", True),
+        ]
+        session.get(Task, 1).done = True
+        session.commit()
+    raw = device.raw_connection()
+    raw.driver_connection.sync()
+    raw.close()
+    with Session(device) as session:
+        assert session.get(Task, 1).done is True
+    device.dispose()
+    on_server.dispose()
+    with pytest.raises(ValueError):
+        tidepool.sqlalchemy._connect_args(sa.make_url("tidepool:///x.db?offline=maybe"))
+
+
+@pytest.mark.asyncio
+async def test_async_orm_on_an_offline_database(server, tmp_path):
+    on_server = sa.create_engine(sa_url(server.url()))
+    Task.__table__.drop(on_server, checkfirst=True)
+    Task.__table__.create(on_server)
+    device = create_async_engine(
+        f"tidepool+aio:///{tmp_path / 'device.db'}?sync_url={server.url()}&offline=1"
+    )
+    async with device.connect() as conn:
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.sync()
+    async with AsyncSession(device) as session:
+        session.add(Task(id=7, title="async"))
+        await session.commit()
+    async with device.connect() as conn:
+        raw = await conn.get_raw_connection()
+        report = await raw.driver_connection.sync()
+        assert report.changes_pushed == 1
+    with Session(on_server) as session:
+        assert session.get(Task, 7).title == "async"
+    await device.dispose()
+    on_server.dispose()

@@ -11,6 +11,12 @@ URLs::
     tidepool:////absolute/app.db
     tidepool://                                # a local in-memory database
     tidepool+aio://127.0.0.1:8080?scheme=ws    # the same with asyncio (create_async_engine)
+    tidepool:////abs/app.db?sync_url=https://host&offline=true   # an offline database
+                                               # (also sync_interval, conflict_policy; a
+                                               # resolver goes in connect_args)
+
+On an offline database, sync through the driver's connection:
+``engine.raw_connection().driver_connection.sync()``.
 
 The package registers both names as ``sqlalchemy.dialects`` entry points; without installing
 it, ``tidepool.sqlalchemy.register()`` does the same.
@@ -41,7 +47,19 @@ _OPTIONS = {
     "connect_timeout": ("connect_timeout", float),
     "request_timeout": ("request_timeout", float),
     "read_connections": ("read_connections", int),
+    "sync_url": ("sync_url", str),
+    "sync_interval": ("sync_interval", float),
+    "offline": ("offline", lambda v: _flag("offline", v)),
+    "conflict_policy": ("conflict_policy", str),
 }
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
 def _connect_args(url: URL) -> tuple:

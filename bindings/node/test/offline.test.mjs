@@ -395,6 +395,13 @@ describe("offline client", () => {
     assert.ok(onlyItems.length >= 2 && onlyItems.every((c) => c.tables.includes(t)), JSON.stringify(onlyItems));
     assert.ok(onlyItems.some((c) => c.origin === "remote"));
 
+    // reconnect() reopens the database; subscriptions go on with it.
+    db.reconnect();
+    const heard = all.length;
+    await db.execute(`INSERT INTO ${notes} VALUES ('n2', 'after reconnect')`);
+    await until(() => all.length > heard, "a notification after reconnect()");
+    assert.deepEqual(all.at(-1), { tables: [notes], origin: "local" });
+
     unsubscribe();
     unsubscribeItems();
     unsubscribe(); // twice is fine

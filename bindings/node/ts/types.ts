@@ -22,7 +22,9 @@ export interface Config {
   conflictPolicy?: ConflictPolicy | ({ [table: string]: ConflictPolicy } & { default?: ConflictPolicy });
   /** Offline: decides each conflict during sync (never called for refused changes). It runs
    * while the sync waits, so it must be synchronous; if it throws or returns anything else
-   * than a `Resolution`, the server's version stays and a warning is emitted. */
+   * than a `Resolution`, the server's version stays and a warning is emitted. The conflict
+   * it gets is not stored or decided yet: its `id` is 0, and `rule` and `outcome` are
+   * placeholders (`conflicts()` later shows rule `"resolver"` and the outcome). */
   conflictResolver?: (conflict: Conflict) => Resolution;
   /** Whether a `libsql:` URL uses TLS (default true). */
   tls?: boolean;

@@ -384,15 +384,30 @@ def test_a_subscriber_may_use_the_database(url, primary, tmp_path):
     sub.close()
 
 
+def synced(conn, done) -> "tidepool.SyncStatus":
+    """Waits sync by sync until `done(status)`; the status is looked at before each wait, so a
+    sync that finished before the first wait is not waited for."""
+    deadline = time.monotonic() + WAIT
+    status = conn.sync_status()
+    while not done(status):
+        assert time.monotonic() < deadline, status
+        try:
+            status = conn.wait_for_sync(timeout=1)
+            assert isinstance(status, tidepool.SyncStatus)
+        except tidepool.OperationalError as e:
+            assert e.code == "TIMEOUT"
+            status = conn.sync_status()
+    return status
+
+
 def test_background_sync_and_wait_for_sync(url, primary, tmp_path):
     conn = tidepool.connect(tmp_path / "a.db", sync_url=url, offline=True, sync_interval=3600)
-    status = conn.wait_for_sync(timeout=WAIT)
-    assert status.bootstrapped and status.last_error is None
+    status = synced(conn, lambda s: s.bootstrapped)
+    assert status.last_error is None
     with conn:
         conn.execute("UPDATE items SET qty = 77 WHERE id = 2")
     # Woken by the write, not by the hour-long interval.
-    status = conn.wait_for_sync(timeout=WAIT)
-    assert status.pending_changes == 0
+    synced(conn, lambda s: conn.pending_changes() == 0)
     assert primary.execute("SELECT qty FROM items WHERE id = 2").fetchone() == (77,)
     with pytest.raises(tidepool.OperationalError) as e:
         conn.wait_for_sync(timeout=0.05)
@@ -478,3 +493,34 @@ def test_misuse_is_a_typed_error(url, primary, fresh_server, tmp_path):
         tidepool.connect(":memory:", sync_url=url, offline=True)
     with pytest.raises(tidepool.InterfaceError):
         tidepool.connect(url, sync_url=url, offline=True)
+
+
+def test_a_process_leaving_an_offline_database_open_exits_cleanly(url, primary, tmp_path):
+    """Background sync, a resolver and a subscription still live at exit: the interpreter
+    shuts down without hanging or crashing."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import tidepool
+        conn = tidepool.connect({str(tmp_path / "a.db")!r}, sync_url={url!r}, offline=True,
+                                sync_interval=0.05, resolver=lambda c: "local")
+        conn.sync()
+        heard = []
+        conn.subscribe(heard.append)
+        with conn:
+            conn.execute("UPDATE items SET qty = 5 WHERE id = 1")
+        while conn.pending_changes():
+            try:
+                conn.wait_for_sync(timeout=1)
+            except tidepool.OperationalError:
+                pass
+        print("done", conn.pending_changes(), flush=True)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done 0"
+    assert primary.execute("SELECT qty FROM items WHERE id = 1").fetchone() == (5,)

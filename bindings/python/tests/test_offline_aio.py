@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 import pytest
 
@@ -163,11 +164,28 @@ async def test_wait_for_sync_and_misuse(url, primary, tmp_path):
     async with tidepool.aio.connect(
         tmp_path / "a.db", sync_url=url, offline=True, sync_interval=3600
     ) as conn:
-        status = await conn.wait_for_sync(timeout=WAIT)
-        assert status.bootstrapped and isinstance(status, tidepool.SyncStatus)
+        async def synced(done):
+            deadline = time.monotonic() + WAIT
+            status = conn.sync_status()
+            while not await done(status):
+                assert time.monotonic() < deadline, status
+                try:
+                    status = await conn.wait_for_sync(timeout=1)
+                    assert isinstance(status, tidepool.SyncStatus)
+                except tidepool.OperationalError as e:
+                    assert e.code == "TIMEOUT"
+                    status = conn.sync_status()
+
+        async def bootstrapped(status):
+            return status.bootstrapped
+
+        async def pushed(status):
+            return await conn.pending_changes() == 0
+
+        await synced(bootstrapped)
         async with conn:
             await conn.execute("UPDATE items SET qty = 77 WHERE id = 2")
-        assert (await conn.wait_for_sync(timeout=WAIT)).pending_changes == 0
+        await synced(pushed)
         assert primary.execute("SELECT qty FROM items WHERE id = 2").fetchone() == (77,)
         with pytest.raises(tidepool.OperationalError) as e:
             await conn.wait_for_sync(timeout=0.05)

@@ -8,7 +8,6 @@ use std::sync::{Arc, Weak};
 use tidepool::error::code;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::changes::{ChangeKind, Notifier, Pending};
 use crate::cursor::RowCursor;
 use crate::error::TidepoolError;
 use crate::runtime::{self, run};
@@ -81,8 +80,6 @@ pub(crate) struct Shared {
     /// For `interrupt`, which must not wait for the gate.
     interrupt: Weak<tidepool::Connection>,
     rollback_requested: AtomicBool,
-    pub(crate) pending: Pending,
-    pub(crate) notifier: Arc<Notifier>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -101,7 +98,6 @@ impl Shared {
         if self.rollback_requested.swap(false, Ordering::SeqCst) {
             // Fails harmlessly when SQLite or the server already ended the transaction.
             let _ = conn.execute("ROLLBACK", ()).await;
-            self.pending.discard();
         }
         Ok(guard)
     }
@@ -125,9 +121,6 @@ impl Shared {
             .as_ref()
             .ok_or_else(|| TidepoolError::closed("connection"))?;
         let result = conn.execute(sql, tidepool::Params::from(params)).await?;
-        let autocommit = conn.is_autocommit().await;
-        self.pending
-            .after_write(&self.notifier, sql, result.rows_affected, autocommit);
         Ok(ExecuteResult {
             rows_affected: result.rows_affected,
             last_insert_rowid: result.last_insert_rowid,
@@ -144,9 +137,6 @@ impl Shared {
         let result = conn
             .execute_full(sql, tidepool::Params::from(params))
             .await?;
-        let autocommit = conn.is_autocommit().await;
-        self.pending
-            .after_write(&self.notifier, sql, result.rows_affected, autocommit);
         Ok(Rows {
             columns: columns(&result.columns),
             rows: result.rows.into_iter().map(row).collect(),
@@ -181,10 +171,6 @@ impl Shared {
             .map(|s| tidepool::Statement::new(&s.sql, tidepool::Params::from(s.params)))
             .collect();
         let results = conn.batch(statements).await?;
-        let autocommit = conn.is_autocommit().await;
-        let affected = results.iter().map(|r| r.rows_affected).sum();
-        self.pending
-            .after_batch(&self.notifier, ChangeKind::Batch, affected, autocommit);
         Ok(results
             .into_iter()
             .map(|r| ResultSet {
@@ -201,10 +187,7 @@ impl Shared {
         let conn = guard
             .as_ref()
             .ok_or_else(|| TidepoolError::closed("connection"))?;
-        conn.execute_batch(sql).await?;
-        let autocommit = conn.is_autocommit().await;
-        self.pending.after_script(&self.notifier, autocommit);
-        Ok(())
+        Ok(conn.execute_batch(sql).await?)
     }
 
     pub(crate) async fn begin(&self, behavior: TransactionBehavior) -> Result<(), TidepoolError> {
@@ -230,11 +213,8 @@ impl Shared {
             .ok_or_else(|| TidepoolError::closed("connection"))?;
         if commit {
             conn.execute("COMMIT", ()).await?;
-            self.pending.commit(&self.notifier);
         } else {
-            let result = conn.execute("ROLLBACK", ()).await;
-            self.pending.discard();
-            result?;
+            conn.execute("ROLLBACK", ()).await?;
         }
         Ok(())
     }
@@ -251,7 +231,6 @@ impl Shared {
         let Some(conn) = self.gate.lock().await.take() else {
             return Ok(());
         };
-        self.pending.discard();
         match Arc::try_unwrap(conn) {
             Ok(conn) => Ok(conn.close().await?),
             // An `interrupt` holds it this instant; dropping it closes it in the background.
@@ -276,15 +255,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(conn: tidepool::Connection, notifier: Arc<Notifier>) -> Self {
+    pub(crate) fn new(conn: tidepool::Connection) -> Self {
         let conn = Arc::new(conn);
         Connection {
             shared: Arc::new(Shared {
                 interrupt: Arc::downgrade(&conn),
                 gate: Mutex::new(Some(conn)),
                 rollback_requested: AtomicBool::new(false),
-                pending: Pending::default(),
-                notifier,
             }),
         }
     }

@@ -2,13 +2,12 @@
 //! `:memory:`) or a local path, with options whose defaults are the core's.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use std::time::SystemTime;
-
-use crate::changes::{Change, ChangeKind, ChangeListener, ChangeListenerHandle, Notifier};
+use crate::changes::{self, ChangeListener, ChangeListenerHandle};
 use crate::connection::Connection;
 use crate::error::TidepoolError;
+use crate::offline::{self, Conflict, ConflictResolver, OfflineOptions, Resolution};
 use crate::runtime::{self, run};
 
 /// What one [`Database::sync`] did.
@@ -26,6 +25,12 @@ pub struct SyncReport {
     pub position: i64,
     /// The server's position when the sync began.
     pub server_position: i64,
+    /// Offline: local changes pushed to the server.
+    pub changes_pushed: u64,
+    /// Offline: conflicts and rejected changes this sync recorded.
+    pub conflicts: u64,
+    /// Tables whose rows this sync changed on the device, sorted.
+    pub tables_changed: Vec<String>,
 }
 
 /// A replica's sync state.
@@ -46,6 +51,27 @@ pub struct SyncStatus {
     pub syncing: bool,
     /// Successful syncs since the database was opened.
     pub syncs: u64,
+    /// Offline: local changes waiting to be pushed, as of the last sync.
+    pub pending_changes: u64,
+    /// Offline: unresolved conflicts, as of the last sync.
+    pub conflicts: u64,
+}
+
+impl From<tidepool::SyncStatus> for SyncStatus {
+    fn from(s: tidepool::SyncStatus) -> Self {
+        SyncStatus {
+            bootstrapped: s.bootstrapped,
+            position: s.position,
+            server_position: s.server_position,
+            last_synced_at: s.last_synced_at,
+            last_error_code: s.last_error.as_ref().map(|e| e.code().to_owned()),
+            last_error_message: s.last_error.as_ref().map(|e| e.message().to_owned()),
+            syncing: s.syncing,
+            syncs: s.syncs,
+            pending_changes: s.pending_changes,
+            conflicts: s.conflicts,
+        }
+    }
 }
 
 /// Settings for [`Database`]; every field left at its default keeps the core's default.
@@ -79,7 +105,9 @@ pub struct DatabaseOptions {
     /// How long a statement waits for another process's lock (local; default 5 s).
     #[uniffi(default = None)]
     pub busy_timeout_ms: Option<u64>,
-    /// Replica: sync this often in the background (default: only when `sync` is called).
+    /// Replica and offline: sync this often in the background (default: only when `sync` is
+    /// called; an offline database also syncs soon after each local write once it has an
+    /// interval).
     #[uniffi(default = None)]
     pub sync_interval_ms: Option<u64>,
 }
@@ -125,7 +153,6 @@ impl DatabaseOptions {
 #[derive(Debug, uniffi::Object)]
 pub struct Database {
     db: tidepool::Database,
-    notifier: Arc<Notifier>,
 }
 
 impl Database {
@@ -133,7 +160,6 @@ impl Database {
         let _runtime = runtime::enter();
         Ok(Arc::new(Database {
             db: builder.build()?,
-            notifier: Arc::new(Notifier::default()),
         }))
     }
 }
@@ -166,13 +192,33 @@ impl Database {
         Self::build(options.apply(tidepool::Builder::replica(path, url)))
     }
 
+    /// An offline-first database: a replica of the server database at `url` in the local file
+    /// at `path` that the application also writes to. Every statement runs on the file, so
+    /// writes commit whether or not the server is reachable; `sync` pushes them (exactly once),
+    /// records conflicts and refused changes (`conflicts`), then pulls the server's changes.
+    /// The first `sync` must reach the server: it copies the server's tables (the schema is
+    /// the server's). `resolver`, when given, decides every conflict in place of the policies.
+    /// Does no I/O; `INVALID_CONFIG` for `:memory:` or a URL that is not a server's.
+    #[uniffi::constructor(default(offline = None, resolver = None))]
+    pub fn offline(
+        path: String,
+        url: String,
+        options: DatabaseOptions,
+        offline: Option<OfflineOptions>,
+        resolver: Option<Box<dyn ConflictResolver>>,
+    ) -> Result<Arc<Self>, TidepoolError> {
+        let builder = options.apply(tidepool::Builder::offline(path, url));
+        Self::build(offline::configure(
+            builder,
+            offline.unwrap_or_default(),
+            resolver,
+        ))
+    }
+
     /// A new connection. Cheap: no I/O until its first statement.
     pub fn connect(&self) -> Arc<Connection> {
         let _runtime = runtime::enter();
-        Arc::new(Connection::new(
-            self.db.connect(),
-            Arc::clone(&self.notifier),
-        ))
+        Arc::new(Connection::new(self.db.connect()))
     }
 
     /// The server URL without credentials, or the local `file:` URL (`:memory:`).
@@ -190,19 +236,17 @@ impl Database {
         self.db.is_replica()
     }
 
+    /// Whether the database takes writes on the device (`Database::offline`).
+    pub fn is_offline(&self) -> bool {
+        self.db.is_offline()
+    }
+
     /// Replica: pulls what changed on the server since the last sync (the first copies
-    /// everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
-    /// hear of a sync that changed rows as a `Sync` change.
+    /// everything). Offline: first pushes the local changes, deciding conflicts. Fails with
+    /// `UNSUPPORTED` on a database that is not a replica.
     pub async fn sync(&self) -> Result<SyncReport, TidepoolError> {
         let db = self.db.clone();
         let report = run(async move { Ok(db.sync().await?) }).await?;
-        let rows = report.rows_copied + report.changes_applied;
-        if rows > 0 || report.tables_dropped > 0 {
-            self.notifier.emit(Change {
-                kind: ChangeKind::Sync,
-                rows_affected: rows,
-            });
-        }
         Ok(SyncReport {
             rows_copied: report.rows_copied,
             tables_copied: report.tables_copied,
@@ -210,30 +254,63 @@ impl Database {
             changes_applied: report.changes_applied,
             position: report.position,
             server_position: report.server_position,
+            changes_pushed: report.changes_pushed,
+            conflicts: report.conflicts,
+            tables_changed: report.tables_changed,
         })
     }
 
-    /// Replica: where the last sync got to, when, and its error if it failed; `None` for a
-    /// database that is not a replica.
+    /// Replica: where the last sync got to, when, and its error if it failed; offline, also
+    /// the pending changes and conflicts as of the last sync. `None` for a database that is
+    /// not a replica.
     pub fn sync_status(&self) -> Option<SyncStatus> {
-        self.db.sync_status().map(|s| SyncStatus {
-            bootstrapped: s.bootstrapped,
-            position: s.position,
-            server_position: s.server_position,
-            last_synced_at: s.last_synced_at,
-            last_error_code: s.last_error.as_ref().map(|e| e.code().to_owned()),
-            last_error_message: s.last_error.as_ref().map(|e| e.message().to_owned()),
-            syncing: s.syncing,
-            syncs: s.syncs,
-        })
+        self.db.sync_status().map(Into::into)
     }
 
-    /// Calls `listener` after every committed change made through this database's
-    /// connections, on a thread of its own, until the handle is cancelled or dropped.
+    /// Replica or offline: waits until the next sync (background or explicit) has finished and
+    /// returns the status (its error fields say whether it succeeded). `UNSUPPORTED` for
+    /// other databases.
+    pub async fn wait_for_sync(&self) -> Result<SyncStatus, TidepoolError> {
+        let db = self.db.clone();
+        Ok(run(async move { Ok(db.wait_for_sync().await?) })
+            .await?
+            .into())
+    }
+
+    /// Offline: how many local changes wait to be pushed. `UNSUPPORTED` for other databases.
+    pub async fn pending_changes(&self) -> Result<u64, TidepoolError> {
+        let db = self.db.clone();
+        run(async move { Ok(db.pending_changes().await?) }).await
+    }
+
+    /// Offline: the conflicts and refused changes syncs recorded, oldest first, until they
+    /// are resolved. `UNSUPPORTED` for other databases.
+    pub async fn conflicts(&self) -> Result<Vec<Conflict>, TidepoolError> {
+        let db = self.db.clone();
+        let conflicts = run(async move { Ok(db.conflicts().await?) }).await?;
+        Ok(conflicts.into_iter().map(Into::into).collect())
+    }
+
+    /// Offline: settles a recorded conflict. `KeepRemote` accepts the row as it is;
+    /// `KeepLocal` and `Merge` write that version as a new local change, which the next sync
+    /// pushes. `INVALID_ARGUMENT` for an unknown id.
+    pub async fn resolve_conflict(
+        &self,
+        id: i64,
+        resolution: Resolution,
+    ) -> Result<(), TidepoolError> {
+        let db = self.db.clone();
+        run(async move { Ok(db.resolve_conflict(id, resolution.into()).await?) }).await
+    }
+
+    /// Replica or offline: calls `listener` with the tables changed by each local commit
+    /// (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
+    /// its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
     pub fn add_change_listener(
         &self,
         listener: Box<dyn ChangeListener>,
-    ) -> Arc<ChangeListenerHandle> {
-        Arc::new(self.notifier.add(listener))
+    ) -> Result<Arc<ChangeListenerHandle>, TidepoolError> {
+        let changes = self.db.subscribe()?;
+        Ok(Arc::new(changes::listen(changes, listener)?))
     }
 }

@@ -93,6 +93,13 @@ impl TidepoolError {
     }
 }
 
+/// A callback (the conflict resolver) that threw something other than a `TidepoolError`.
+impl From<uniffi::UnexpectedUniFFICallbackError> for TidepoolError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        TidepoolError::internal(format!("a callback failed: {}", e.reason))
+    }
+}
+
 impl From<tidepool::Error> for TidepoolError {
     fn from(e: tidepool::Error) -> Self {
         use tidepool::ErrorKind;

@@ -12,15 +12,20 @@ mod connection;
 mod cursor;
 mod database;
 mod error;
+mod offline;
 mod runtime;
 mod transaction;
 mod value;
 
-pub use changes::{Change, ChangeKind, ChangeListener, ChangeListenerHandle};
+pub use changes::{ChangeListener, ChangeListenerHandle, ChangeOrigin, TableChange};
 pub use connection::{Connection, ExecuteResult, ResultSet, Rows, Statement, TransactionBehavior};
 pub use cursor::RowCursor;
 pub use database::{Database, DatabaseOptions, SyncReport, SyncStatus};
 pub use error::TidepoolError;
+pub use offline::{
+    Conflict, ConflictKind, ConflictOutcome, ConflictPolicy, ConflictResolver, ConflictRule,
+    OfflineOptions, Resolution,
+};
 pub use transaction::Transaction;
 pub use value::{Column, NamedValue, Params, Value};
 

@@ -59,6 +59,11 @@ pub(crate) fn enter() -> Option<tokio::runtime::EnterGuard<'static>> {
     runtime().ok().map(Runtime::enter)
 }
 
+/// A handle to the runtime, for threads of the library's own that wait on it.
+pub(crate) fn handle() -> Result<tokio::runtime::Handle, TidepoolError> {
+    Ok(runtime()?.handle().clone())
+}
+
 /// Starts `future` in the background (a dropped transaction's rollback).
 pub(crate) fn spawn_detached<F>(future: F)
 where

@@ -1,9 +1,8 @@
-// Opening a database, its connections, and its change feed as a Flow.
+// Opening a database, its connections, offline sync and conflicts, and its change feed as a Flow.
 package dev.tidepool
 
-import dev.tidepool.ffi.Change as FfiChange
-import dev.tidepool.ffi.ChangeKind as FfiChangeKind
 import dev.tidepool.ffi.ChangeListener as FfiChangeListener
+import dev.tidepool.ffi.TableChange as FfiTableChange
 import dev.tidepool.ffi.Database as FfiDatabase
 import dev.tidepool.ffi.DatabaseOptions as FfiOptions
 import dev.tidepool.ffi.SyncReport as FfiSyncReport
@@ -54,36 +53,6 @@ private fun uint(n: Int, name: String): UInt {
     return n.toUInt()
 }
 
-/** What kind of write a [Change] reports. */
-enum class ChangeKind {
-    STATEMENT,
-    BATCH,
-    SCRIPT,
-    COMMIT,
-
-    /** A replica's sync brought changes ([Change.rowsAffected]: rows copied plus changes applied). */
-    SYNC,
-}
-
-/**
- * A committed change made through a [Database]'s connections: one statement or batch outside a
- * transaction, a script, or a transaction's commit (writes inside a transaction are reported when
- * it commits, never when it rolls back). [rowsAffected] is 0 for scripts, whose rows are not
- * counted.
- */
-data class Change(val kind: ChangeKind, val rowsAffected: Long)
-
-internal fun FfiChange.toPublic() = Change(
-    when (kind) {
-        FfiChangeKind.STATEMENT -> ChangeKind.STATEMENT
-        FfiChangeKind.BATCH -> ChangeKind.BATCH
-        FfiChangeKind.SCRIPT -> ChangeKind.SCRIPT
-        FfiChangeKind.COMMIT -> ChangeKind.COMMIT
-        FfiChangeKind.SYNC -> ChangeKind.SYNC
-    },
-    rowsAffected.toLong(),
-)
-
 /** What one [Database.sync] did. */
 data class SyncReport(
     /** Rows copied whole (the first sync, new or changed tables). */
@@ -96,6 +65,12 @@ data class SyncReport(
     val position: Long,
     /** The server's position when the sync began. */
     val serverPosition: Long,
+    /** Offline: local changes pushed to the server. */
+    val changesPushed: Long = 0,
+    /** Offline: conflicts and rejected changes this sync recorded ([Database.conflicts]). */
+    val conflicts: Long = 0,
+    /** Tables whose rows this sync changed on the device, sorted. */
+    val tablesChanged: List<String> = emptyList(),
 )
 
 /** A replica's sync state. */
@@ -110,14 +85,20 @@ data class SyncStatus(
     val lastErrorMessage: String?,
     val syncing: Boolean,
     val syncs: Long,
+    /** Offline: local changes waiting to be pushed, as of the last sync. */
+    val pendingChanges: Long = 0,
+    /** Offline: unresolved conflicts, as of the last sync. */
+    val conflicts: Long = 0,
 )
 
 private fun FfiSyncReport.toPublic() = SyncReport(
     rowsCopied.toLong(), tablesCopied.toLong(), tablesDropped.toLong(), changesApplied.toLong(), position, serverPosition,
+    changesPushed.toLong(), conflicts.toLong(), tablesChanged,
 )
 
 private fun FfiSyncStatus.toPublic() = SyncStatus(
     bootstrapped, position, serverPosition, lastSyncedAt, lastErrorCode, lastErrorMessage, syncing, syncs.toLong(),
+    pendingChanges.toLong(), conflicts.toLong(),
 )
 
 /**
@@ -146,19 +127,57 @@ class Database private constructor(private val inner: FfiDatabase) : AutoCloseab
          */
         fun replica(path: String, url: String, options: DatabaseOptions = DatabaseOptions()): Database =
             Database(native { FfiDatabase.replica(path, url, options.toFfi()) })
+
+        /**
+         * An offline-first database: a replica of the server database at [url] in the local file
+         * at [path] that the app also writes to. Every statement runs on the file, so writes
+         * commit with or without a network; [sync] pushes them (exactly once), records conflicts
+         * and refused changes ([conflicts]) and pulls the server's changes. The first [sync] must
+         * reach the server (it copies the server's tables: the schema is the server's). With
+         * [DatabaseOptions.syncInterval] it also syncs in the background, soon after each local
+         * write. Does no I/O; `INVALID_CONFIG` for `:memory:` or a URL that is not a server's.
+         */
+        fun offline(
+            path: String,
+            url: String,
+            options: DatabaseOptions = DatabaseOptions(),
+            offline: OfflineOptions = OfflineOptions(),
+        ): Database = Database(
+            native { FfiDatabase.offline(path, url, options.toFfi(), offline.toFfi(), offline.resolver?.let(::ResolverBridge)) },
+        )
     }
 
-    /** Whether the database is a local replica of a server's. */
+    /** Whether the database is a local replica of a server's (offline databases are). */
     val isReplica: Boolean get() = inner.isReplica()
+
+    /** Whether the database takes writes on the device ([offline]). */
+    val isOffline: Boolean get() = inner.isOffline()
 
     /**
      * Replica: pulls what changed on the server since the last sync (the first copies
-     * everything). Throws with code `UNSUPPORTED` on a database that is not a replica.
+     * everything). Offline: first pushes the local changes, deciding conflicts. Throws with code
+     * `UNSUPPORTED` on a database that is not a replica.
      */
     suspend fun sync(): SyncReport = native { inner.sync() }.toPublic()
 
     /** Replica: the sync state; `null` for a database that is not a replica. */
     fun syncStatus(): SyncStatus? = inner.syncStatus()?.toPublic()
+
+    /** Replica or offline: waits for the next sync (background or explicit) to finish and returns the status. */
+    suspend fun waitForSync(): SyncStatus = native { inner.waitForSync() }.toPublic()
+
+    /** Offline: how many local changes wait to be pushed. */
+    suspend fun pendingChanges(): Long = native { inner.pendingChanges() }.toLong()
+
+    /** Offline: the conflicts and refused changes syncs recorded, oldest first, until resolved. */
+    suspend fun conflicts(): List<Conflict> = native { inner.conflicts() }.map { it.toPublic() }
+
+    /**
+     * Offline: settles a recorded conflict. [Resolution.KeepRemote] accepts the row as it is;
+     * [Resolution.KeepLocal] and [Resolution.Merge] write that version as a new local change,
+     * which the next sync pushes. `INVALID_ARGUMENT` for an unknown id.
+     */
+    suspend fun resolveConflict(id: Long, resolution: Resolution) = native { inner.resolveConflict(id, resolution.toFfi()) }
 
     /** The server URL without credentials, or the local `file:` URL (`:memory:`). */
     val url: String get() = inner.url()
@@ -170,31 +189,35 @@ class Database private constructor(private val inner: FfiDatabase) : AutoCloseab
     fun connect(): Connection = Connection(inner.connect())
 
     /**
-     * Calls [listener] after every committed change made through this database's connections, on
-     * a thread of the library's, until the returned handle is closed.
+     * Replica or offline: calls [listener] with the tables changed by each local commit
+     * ([ChangeOrigin.LOCAL]) and by each sync that changed rows ([ChangeOrigin.REMOTE]), on a
+     * thread of the library's, until the returned handle is closed. `UNSUPPORTED` for other
+     * databases.
      */
-    fun addChangeListener(listener: (Change) -> Unit): AutoCloseable {
-        val handle = inner.addChangeListener(
-            object : FfiChangeListener {
-                override fun onChange(change: FfiChange) {
-                    try {
-                        listener(change.toPublic())
-                    } catch (e: Throwable) {
-                        // The feed goes on; the failure is reported like any uncaught exception.
-                        val thread = Thread.currentThread()
-                        thread.uncaughtExceptionHandler?.uncaughtException(thread, e)
+    fun addChangeListener(listener: (TableChange) -> Unit): AutoCloseable {
+        val handle = native {
+            inner.addChangeListener(
+                object : FfiChangeListener {
+                    override fun onChange(change: FfiTableChange) {
+                        try {
+                            listener(change.toPublic())
+                        } catch (e: Throwable) {
+                            // The feed goes on; the failure is reported like any uncaught exception.
+                            val thread = Thread.currentThread()
+                            thread.uncaughtExceptionHandler?.uncaughtException(thread, e)
+                        }
                     }
-                }
-            },
-        )
+                },
+            )
+        }
         return AutoCloseable {
             handle.cancel()
             handle.close()
         }
     }
 
-    /** Committed changes as they happen, while the flow is collected (see [addChangeListener]). */
-    fun changes(): Flow<Change> = callbackFlow {
+    /** Changes as they happen, while the flow is collected (see [addChangeListener]). */
+    fun changes(): Flow<TableChange> = callbackFlow {
         val subscription = addChangeListener { trySend(it) }
         awaitClose { subscription.close() }
     }.buffer(Channel.UNLIMITED)

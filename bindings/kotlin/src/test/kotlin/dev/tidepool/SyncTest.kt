@@ -33,12 +33,15 @@ class SyncTest {
                 Database.replica(replicaPath(), server.httpUrl).use { replica ->
                     assertTrue(replica.isReplica)
                     assertFalse(replica.syncStatus()!!.bootstrapped)
-                    val changes = Channel<Change>(Channel.UNLIMITED)
+                    val changes = Channel<TableChange>(Channel.UNLIMITED)
                     val listener = replica.addChangeListener { changes.trySend(it) }
 
                     val first = replica.sync()
                     assertTrue(first.rowsCopied >= 2, "$first")
-                    assertEquals(Change(ChangeKind.SYNC, first.rowsCopied + first.changesApplied), withTimeout(30_000) { changes.receive() })
+                    val copied = withTimeout(30_000) { changes.receive() }
+                    assertEquals(ChangeOrigin.REMOTE, copied.origin)
+                    assertTrue(t in copied.tables, "$copied")
+                    assertEquals(first.tablesChanged, copied.tables)
                     val status = replica.syncStatus()!!
                     assertTrue(status.bootstrapped)
                     assertEquals(1, status.syncs)

@@ -660,6 +660,9 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceChangeListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`change`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceConflictResolverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`conflict`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onChange")
 internal open class UniffiVTableCallbackInterfaceChangeListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -676,6 +679,25 @@ internal open class UniffiVTableCallbackInterfaceChangeListener(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onChange` = other.`onChange`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "resolve")
+internal open class UniffiVTableCallbackInterfaceConflictResolver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `resolve`: UniffiCallbackInterfaceConflictResolverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `resolve`: UniffiCallbackInterfaceConflictResolverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceConflictResolver(`uniffiFree`,`uniffiClone`,`resolve`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceConflictResolver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `resolve` = other.`resolve`
     }
 
 }
@@ -734,17 +756,27 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_add_change_listener(
     ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_database_conflicts(
+    ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_connect(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_is_local(
     ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_database_is_offline(
+    ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_is_replica(
+    ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_database_pending_changes(
+    ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_database_resolve_conflict(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_sync(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_sync_status(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_database_url(
+    ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_database_wait_for_sync(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_transaction_batch(
     ): Int
@@ -762,9 +794,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_constructor_database_new(
     ): Int
+    external fun uniffi_tidepool_uniffi_checksum_constructor_database_offline(
+    ): Int
     external fun uniffi_tidepool_uniffi_checksum_constructor_database_replica(
     ): Int
     external fun uniffi_tidepool_uniffi_checksum_method_changelistener_on_change(
+    ): Int
+    external fun uniffi_tidepool_uniffi_checksum_method_conflictresolver_resolve(
     ): Int
     external fun ffi_tidepool_uniffi_uniffi_contract_version(
     ): Int
@@ -783,6 +819,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "tidepool_uniffi"))
         uniffiCallbackInterfaceChangeListener.register(this)
+        uniffiCallbackInterfaceConflictResolver.register(this)
         
     }
 
@@ -835,22 +872,34 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_tidepool_uniffi_fn_constructor_database_new(`url`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_tidepool_uniffi_fn_constructor_database_offline(`path`: RustBuffer.ByValue,`url`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`offline`: RustBuffer.ByValue,`resolver`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_tidepool_uniffi_fn_constructor_database_replica(`path`: RustBuffer.ByValue,`url`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tidepool_uniffi_fn_method_database_add_change_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_tidepool_uniffi_fn_method_database_conflicts(`ptr`: Long,
     ): Long
     external fun uniffi_tidepool_uniffi_fn_method_database_connect(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tidepool_uniffi_fn_method_database_is_local(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_tidepool_uniffi_fn_method_database_is_offline(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_tidepool_uniffi_fn_method_database_is_replica(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
+    external fun uniffi_tidepool_uniffi_fn_method_database_pending_changes(`ptr`: Long,
+    ): Long
+    external fun uniffi_tidepool_uniffi_fn_method_database_resolve_conflict(`ptr`: Long,`id`: Long,`resolution`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_tidepool_uniffi_fn_method_database_sync(`ptr`: Long,
     ): Long
     external fun uniffi_tidepool_uniffi_fn_method_database_sync_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_tidepool_uniffi_fn_method_database_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_tidepool_uniffi_fn_method_database_wait_for_sync(`ptr`: Long,
+    ): Long
     external fun uniffi_tidepool_uniffi_fn_clone_transaction(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_tidepool_uniffi_fn_free_transaction(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -868,6 +917,8 @@ internal object UniffiLib {
     external fun uniffi_tidepool_uniffi_fn_method_transaction_rollback(`ptr`: Long,
     ): Long
     external fun uniffi_tidepool_uniffi_fn_init_callback_vtable_changelistener(`vtable`: UniffiVTableCallbackInterfaceChangeListener,
+    ): Unit
+    external fun uniffi_tidepool_uniffi_fn_init_callback_vtable_conflictresolver(`vtable`: UniffiVTableCallbackInterfaceConflictResolver,
     ): Unit
     external fun ffi_tidepool_uniffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -988,7 +1039,7 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_tidepool_uniffi_checksum_method_changelistenerhandle_cancel() and 0xFFFF) != 60177) {
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_changelistenerhandle_cancel() and 0xFFFF) != 46621) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_changelistenerhandle_is_active() and 0xFFFF) != 35611) {
@@ -1030,7 +1081,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tidepool_uniffi_checksum_method_rowcursor_next_page() and 0xFFFF) != 36908) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_add_change_listener() and 0xFFFF) != 64474) {
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_add_change_listener() and 0xFFFF) != 62093) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_conflicts() and 0xFFFF) != 25267) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_database_connect() and 0xFFFF) != 4910) {
@@ -1039,16 +1093,28 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tidepool_uniffi_checksum_method_database_is_local() and 0xFFFF) != 21558) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_is_offline() and 0xFFFF) != 39887) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_database_is_replica() and 0xFFFF) != 16642) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_sync() and 0xFFFF) != 30387) {
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_pending_changes() and 0xFFFF) != 27300) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_sync_status() and 0xFFFF) != 8772) {
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_resolve_conflict() and 0xFFFF) != 26137) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_sync() and 0xFFFF) != 1713) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_sync_status() and 0xFFFF) != 9020) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_database_url() and 0xFFFF) != 8065) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_wait_for_sync() and 0xFFFF) != 41787) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_transaction_batch() and 0xFFFF) != 56549) {
@@ -1075,10 +1141,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tidepool_uniffi_checksum_constructor_database_new() and 0xFFFF) != 22544) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_tidepool_uniffi_checksum_constructor_database_offline() and 0xFFFF) != 53143) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_tidepool_uniffi_checksum_constructor_database_replica() and 0xFFFF) != 11056) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tidepool_uniffi_checksum_method_changelistener_on_change() and 0xFFFF) != 60946) {
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_changelistener_on_change() and 0xFFFF) != 54241) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_conflictresolver_resolve() and 0xFFFF) != 40393) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1645,7 +1717,7 @@ public object FfiConverterTimestamp: FfiConverterRustBuffer<java.time.Instant> {
 public interface ChangeListenerHandleInterface {
     
     /**
-     * Stops the listener: no call to it starts after this returns. Idempotent.
+     * Stops the listener: changes after this are not delivered to it. Idempotent.
      */
     fun `cancel`()
     
@@ -1763,7 +1835,7 @@ open class ChangeListenerHandle: Disposable, AutoCloseable, ChangeListenerHandle
 
     
     /**
-     * Stops the listener: no call to it starts after this returns. Idempotent.
+     * Stops the listener: changes after this are not delivered to it. Idempotent.
      */override fun `cancel`()
         = 
     callWithHandle {
@@ -2458,10 +2530,17 @@ public object FfiConverterTypeConnection: FfiConverter<Connection, Long> {
 public interface DatabaseInterface {
     
     /**
-     * Calls `listener` after every committed change made through this database's
-     * connections, on a thread of its own, until the handle is cancelled or dropped.
+     * Replica or offline: calls `listener` with the tables changed by each local commit
+     * (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
+     * its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
      */
     fun `addChangeListener`(`listener`: ChangeListener): ChangeListenerHandle
+    
+    /**
+     * Offline: the conflicts and refused changes syncs recorded, oldest first, until they
+     * are resolved. `UNSUPPORTED` for other databases.
+     */
+    suspend fun `conflicts`(): List<Conflict>
     
     /**
      * A new connection. Cheap: no I/O until its first statement.
@@ -2474,20 +2553,38 @@ public interface DatabaseInterface {
     fun `isLocal`(): kotlin.Boolean
     
     /**
+     * Whether the database takes writes on the device (`Database::offline`).
+     */
+    fun `isOffline`(): kotlin.Boolean
+    
+    /**
      * Whether the database is a local replica of a server's.
      */
     fun `isReplica`(): kotlin.Boolean
     
     /**
+     * Offline: how many local changes wait to be pushed. `UNSUPPORTED` for other databases.
+     */
+    suspend fun `pendingChanges`(): kotlin.ULong
+    
+    /**
+     * Offline: settles a recorded conflict. `KeepRemote` accepts the row as it is;
+     * `KeepLocal` and `Merge` write that version as a new local change, which the next sync
+     * pushes. `INVALID_ARGUMENT` for an unknown id.
+     */
+    suspend fun `resolveConflict`(`id`: kotlin.Long, `resolution`: Resolution)
+    
+    /**
      * Replica: pulls what changed on the server since the last sync (the first copies
-     * everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
-     * hear of a sync that changed rows as a `Sync` change.
+     * everything). Offline: first pushes the local changes, deciding conflicts. Fails with
+     * `UNSUPPORTED` on a database that is not a replica.
      */
     suspend fun `sync`(): SyncReport
     
     /**
-     * Replica: where the last sync got to, when, and its error if it failed; `None` for a
-     * database that is not a replica.
+     * Replica: where the last sync got to, when, and its error if it failed; offline, also
+     * the pending changes and conflicts as of the last sync. `None` for a database that is
+     * not a replica.
      */
     fun `syncStatus`(): SyncStatus?
     
@@ -2495,6 +2592,13 @@ public interface DatabaseInterface {
      * The server URL without credentials, or the local `file:` URL (`:memory:`).
      */
     fun `url`(): kotlin.String
+    
+    /**
+     * Replica or offline: waits until the next sync (background or explicit) has finished and
+     * returns the status (its error fields say whether it succeeded). `UNSUPPORTED` for
+     * other databases.
+     */
+    suspend fun `waitForSync`(): SyncStatus
     
     companion object
 }
@@ -2619,12 +2723,14 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
 
     
     /**
-     * Calls `listener` after every committed change made through this database's
-     * connections, on a thread of its own, until the handle is cancelled or dropped.
-     */override fun `addChangeListener`(`listener`: ChangeListener): ChangeListenerHandle {
+     * Replica or offline: calls `listener` with the tables changed by each local commit
+     * (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
+     * its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
+     */
+    @Throws(TidepoolException::class)override fun `addChangeListener`(`listener`: ChangeListener): ChangeListenerHandle {
             return FfiConverterTypeChangeListenerHandle.lift(
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(TidepoolException) { _status ->
     UniffiLib.uniffi_tidepool_uniffi_fn_method_database_add_change_listener(
         it,
         
@@ -2634,6 +2740,31 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
     )
     }
     
+
+    
+    /**
+     * Offline: the conflicts and refused changes syncs recorded, oldest first, until they
+     * are resolved. `UNSUPPORTED` for other databases.
+     */
+    @Throws(TidepoolException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `conflicts`() : List<Conflict> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tidepool_uniffi_fn_method_database_conflicts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tidepool_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeConflict.lift(it) },
+        // Error FFI converter
+        TidepoolException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -2669,6 +2800,22 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
 
     
     /**
+     * Whether the database takes writes on the device (`Database::offline`).
+     */override fun `isOffline`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_tidepool_uniffi_fn_method_database_is_offline(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Whether the database is a local replica of a server's.
      */override fun `isReplica`(): kotlin.Boolean {
             return FfiConverterBoolean.lift(
@@ -2685,9 +2832,62 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
 
     
     /**
+     * Offline: how many local changes wait to be pushed. `UNSUPPORTED` for other databases.
+     */
+    @Throws(TidepoolException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `pendingChanges`() : kotlin.ULong {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tidepool_uniffi_fn_method_database_pending_changes(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_tidepool_uniffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterULong.lift(it) },
+        // Error FFI converter
+        TidepoolException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Offline: settles a recorded conflict. `KeepRemote` accepts the row as it is;
+     * `KeepLocal` and `Merge` write that version as a new local change, which the next sync
+     * pushes. `INVALID_ARGUMENT` for an unknown id.
+     */
+    @Throws(TidepoolException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resolveConflict`(`id`: kotlin.Long, `resolution`: Resolution) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tidepool_uniffi_fn_method_database_resolve_conflict(
+                uniffiHandle,
+                
+        FfiConverterLong.lower(`id`),
+        FfiConverterTypeResolution.lower(`resolution`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_tidepool_uniffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        TidepoolException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Replica: pulls what changed on the server since the last sync (the first copies
-     * everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
-     * hear of a sync that changed rows as a `Sync` change.
+     * everything). Offline: first pushes the local changes, deciding conflicts. Fails with
+     * `UNSUPPORTED` on a database that is not a replica.
      */
     @Throws(TidepoolException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -2711,8 +2911,9 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
 
     
     /**
-     * Replica: where the last sync got to, when, and its error if it failed; `None` for a
-     * database that is not a replica.
+     * Replica: where the last sync got to, when, and its error if it failed; offline, also
+     * the pending changes and conflicts as of the last sync. `None` for a database that is
+     * not a replica.
      */override fun `syncStatus`(): SyncStatus? {
             return FfiConverterOptionalTypeSyncStatus.lift(
     callWithHandle {
@@ -2743,6 +2944,32 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
     
 
     
+    /**
+     * Replica or offline: waits until the next sync (background or explicit) has finished and
+     * returns the status (its error fields say whether it succeeded). `UNSUPPORTED` for
+     * other databases.
+     */
+    @Throws(TidepoolException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `waitForSync`() : SyncStatus {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_tidepool_uniffi_fn_method_database_wait_for_sync(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_tidepool_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_tidepool_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncStatus.lift(it) },
+        // Error FFI converter
+        TidepoolException.ErrorHandler,
+    )
+    }
+
+    
 
     
 
@@ -2762,6 +2989,32 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
         
         FfiConverterString.lower(`path`),
         FfiConverterTypeDatabaseOptions.lower(`options`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * An offline-first database: a replica of the server database at `url` in the local file
+     * at `path` that the application also writes to. Every statement runs on the file, so
+     * writes commit whether or not the server is reachable; `sync` pushes them (exactly once),
+     * records conflicts and refused changes (`conflicts`), then pulls the server's changes.
+     * The first `sync` must reach the server: it copies the server's tables (the schema is
+     * the server's). `resolver`, when given, decides every conflict in place of the policies.
+     * Does no I/O; `INVALID_CONFIG` for `:memory:` or a URL that is not a server's.
+     */
+    @Throws(TidepoolException::class) fun `offline`(`path`: kotlin.String, `url`: kotlin.String, `options`: DatabaseOptions, `offline`: OfflineOptions? = null, `resolver`: ConflictResolver? = null): Database {
+            return FfiConverterTypeDatabase.lift(
+    uniffiRustCallWithError(TidepoolException) { _status ->
+    UniffiLib.uniffi_tidepool_uniffi_fn_constructor_database_offline(
+    
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`url`),
+        FfiConverterTypeDatabaseOptions.lower(`options`),
+        FfiConverterOptionalTypeOfflineOptions.lower(`offline`),
+        FfiConverterOptionalTypeConflictResolver.lower(`resolver`),_status)
 }
     )
     }
@@ -3540,50 +3793,6 @@ public object FfiConverterTypeTransaction: FfiConverter<Transaction, Long> {
 
 
 /**
- * A committed change.
- */
-data class Change (
-    var `kind`: ChangeKind
-    , 
-    /**
-     * Rows inserted, updated or deleted, as SQLite counts them (0 when unknown: scripts).
-     */
-    var `rowsAffected`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeChange: FfiConverterRustBuffer<Change> {
-    override fun read(buf: ByteBuffer): Change {
-        return Change(
-            FfiConverterTypeChangeKind.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: Change) = (
-            FfiConverterTypeChangeKind.allocationSize(value.`kind`) +
-            FfiConverterULong.allocationSize(value.`rowsAffected`)
-    )
-
-    override fun write(value: Change, buf: ByteBuffer) {
-            FfiConverterTypeChangeKind.write(value.`kind`, buf)
-            FfiConverterULong.write(value.`rowsAffected`, buf)
-    }
-}
-
-
-
-/**
  * A result column: its name and, for a table column, its declared type (`INTEGER`, `TEXT`,
  * ...).
  */
@@ -3620,6 +3829,126 @@ public object FfiConverterTypeColumn: FfiConverterRustBuffer<Column> {
     override fun write(value: Column, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterOptionalString.write(value.`decltype`, buf)
+    }
+}
+
+
+
+/**
+ * A conflict or a rejected change, kept on the device until the application resolves it.
+ */
+data class Conflict (
+    /**
+     * Its id, for `resolve_conflict` (0 while a resolver is deciding it: not stored yet).
+     */
+    var `id`: kotlin.Long
+    , 
+    var `table`: kotlin.String
+    , 
+    /**
+     * The row's key values (the primary key's columns, or the rowid).
+     */
+    var `key`: List<Value>
+    , 
+    var `kind`: ConflictKind
+    , 
+    var `rule`: ConflictRule
+    , 
+    var `outcome`: ConflictOutcome
+    , 
+    /**
+     * The columns both sides wrote (all of the row's for inserts and deletes).
+     */
+    var `columns`: List<kotlin.String>
+    , 
+    /**
+     * The device's version of the row; `None` for a delete.
+     */
+    var `local`: List<NamedValue>?
+    , 
+    /**
+     * The server's version when the change arrived; `None` if it had no such row.
+     */
+    var `remote`: List<NamedValue>?
+    , 
+    /**
+     * The row as the device had it before its write; `None` for an insert.
+     */
+    var `base`: List<NamedValue>?
+    , 
+    /**
+     * A rejected change: the server's error code (`SQLITE_CONSTRAINT_UNIQUE`, ...) and message.
+     */
+    var `errorCode`: kotlin.String?
+    , 
+    var `errorMessage`: kotlin.String?
+    , 
+    /**
+     * When the device made its write.
+     */
+    var `writtenAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflict: FfiConverterRustBuffer<Conflict> {
+    override fun read(buf: ByteBuffer): Conflict {
+        return Conflict(
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeValue.read(buf),
+            FfiConverterTypeConflictKind.read(buf),
+            FfiConverterTypeConflictRule.read(buf),
+            FfiConverterTypeConflictOutcome.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalSequenceTypeNamedValue.read(buf),
+            FfiConverterOptionalSequenceTypeNamedValue.read(buf),
+            FfiConverterOptionalSequenceTypeNamedValue.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Conflict) = (
+            FfiConverterLong.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`table`) +
+            FfiConverterSequenceTypeValue.allocationSize(value.`key`) +
+            FfiConverterTypeConflictKind.allocationSize(value.`kind`) +
+            FfiConverterTypeConflictRule.allocationSize(value.`rule`) +
+            FfiConverterTypeConflictOutcome.allocationSize(value.`outcome`) +
+            FfiConverterSequenceString.allocationSize(value.`columns`) +
+            FfiConverterOptionalSequenceTypeNamedValue.allocationSize(value.`local`) +
+            FfiConverterOptionalSequenceTypeNamedValue.allocationSize(value.`remote`) +
+            FfiConverterOptionalSequenceTypeNamedValue.allocationSize(value.`base`) +
+            FfiConverterOptionalString.allocationSize(value.`errorCode`) +
+            FfiConverterOptionalString.allocationSize(value.`errorMessage`) +
+            FfiConverterTimestamp.allocationSize(value.`writtenAt`)
+    )
+
+    override fun write(value: Conflict, buf: ByteBuffer) {
+            FfiConverterLong.write(value.`id`, buf)
+            FfiConverterString.write(value.`table`, buf)
+            FfiConverterSequenceTypeValue.write(value.`key`, buf)
+            FfiConverterTypeConflictKind.write(value.`kind`, buf)
+            FfiConverterTypeConflictRule.write(value.`rule`, buf)
+            FfiConverterTypeConflictOutcome.write(value.`outcome`, buf)
+            FfiConverterSequenceString.write(value.`columns`, buf)
+            FfiConverterOptionalSequenceTypeNamedValue.write(value.`local`, buf)
+            FfiConverterOptionalSequenceTypeNamedValue.write(value.`remote`, buf)
+            FfiConverterOptionalSequenceTypeNamedValue.write(value.`base`, buf)
+            FfiConverterOptionalString.write(value.`errorCode`, buf)
+            FfiConverterOptionalString.write(value.`errorMessage`, buf)
+            FfiConverterTimestamp.write(value.`writtenAt`, buf)
     }
 }
 
@@ -3676,7 +4005,9 @@ data class DatabaseOptions (
     var `busyTimeoutMs`: kotlin.ULong? = null 
     , 
     /**
-     * Replica: sync this often in the background (default: only when `sync` is called).
+     * Replica and offline: sync this often in the background (default: only when `sync` is
+     * called; an offline database also syncs soon after each local write once it has an
+     * interval).
      */
     var `syncIntervalMs`: kotlin.ULong? = null 
     
@@ -3820,6 +4151,54 @@ public object FfiConverterTypeNamedValue: FfiConverterRustBuffer<NamedValue> {
     override fun write(value: NamedValue, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterTypeValue.write(value.`value`, buf)
+    }
+}
+
+
+
+/**
+ * Settings of an offline database (`Database::offline`) beyond [`crate::DatabaseOptions`].
+ */
+data class OfflineOptions (
+    /**
+     * How conflicts are decided in tables without a policy of their own (default
+     * `ColumnLww`).
+     */
+    var `defaultPolicy`: ConflictPolicy? = null 
+    , 
+    /**
+     * Per-table policies (table name → policy).
+     */
+    var `tablePolicies`: Map<kotlin.String, ConflictPolicy>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOfflineOptions: FfiConverterRustBuffer<OfflineOptions> {
+    override fun read(buf: ByteBuffer): OfflineOptions {
+        return OfflineOptions(
+            FfiConverterOptionalTypeConflictPolicy.read(buf),
+            FfiConverterMapStringTypeConflictPolicy.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OfflineOptions) = (
+            FfiConverterOptionalTypeConflictPolicy.allocationSize(value.`defaultPolicy`) +
+            FfiConverterMapStringTypeConflictPolicy.allocationSize(value.`tablePolicies`)
+    )
+
+    override fun write(value: OfflineOptions, buf: ByteBuffer) {
+            FfiConverterOptionalTypeConflictPolicy.write(value.`defaultPolicy`, buf)
+            FfiConverterMapStringTypeConflictPolicy.write(value.`tablePolicies`, buf)
     }
 }
 
@@ -4001,6 +4380,21 @@ data class SyncReport (
      * The server's position when the sync began.
      */
     var `serverPosition`: kotlin.Long
+    , 
+    /**
+     * Offline: local changes pushed to the server.
+     */
+    var `changesPushed`: kotlin.ULong
+    , 
+    /**
+     * Offline: conflicts and rejected changes this sync recorded.
+     */
+    var `conflicts`: kotlin.ULong
+    , 
+    /**
+     * Tables whose rows this sync changed on the device, sorted.
+     */
+    var `tablesChanged`: List<kotlin.String>
     
 ){
     
@@ -4023,6 +4417,9 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -4032,7 +4429,10 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.allocationSize(value.`tablesDropped`) +
             FfiConverterULong.allocationSize(value.`changesApplied`) +
             FfiConverterLong.allocationSize(value.`position`) +
-            FfiConverterLong.allocationSize(value.`serverPosition`)
+            FfiConverterLong.allocationSize(value.`serverPosition`) +
+            FfiConverterULong.allocationSize(value.`changesPushed`) +
+            FfiConverterULong.allocationSize(value.`conflicts`) +
+            FfiConverterSequenceString.allocationSize(value.`tablesChanged`)
     )
 
     override fun write(value: SyncReport, buf: ByteBuffer) {
@@ -4042,6 +4442,9 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.write(value.`changesApplied`, buf)
             FfiConverterLong.write(value.`position`, buf)
             FfiConverterLong.write(value.`serverPosition`, buf)
+            FfiConverterULong.write(value.`changesPushed`, buf)
+            FfiConverterULong.write(value.`conflicts`, buf)
+            FfiConverterSequenceString.write(value.`tablesChanged`, buf)
     }
 }
 
@@ -4087,6 +4490,16 @@ data class SyncStatus (
      * Successful syncs since the database was opened.
      */
     var `syncs`: kotlin.ULong
+    , 
+    /**
+     * Offline: local changes waiting to be pushed, as of the last sync.
+     */
+    var `pendingChanges`: kotlin.ULong
+    , 
+    /**
+     * Offline: unresolved conflicts, as of the last sync.
+     */
+    var `conflicts`: kotlin.ULong
     
 ){
     
@@ -4111,6 +4524,8 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
         )
     }
 
@@ -4122,7 +4537,9 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalString.allocationSize(value.`lastErrorCode`) +
             FfiConverterOptionalString.allocationSize(value.`lastErrorMessage`) +
             FfiConverterBoolean.allocationSize(value.`syncing`) +
-            FfiConverterULong.allocationSize(value.`syncs`)
+            FfiConverterULong.allocationSize(value.`syncs`) +
+            FfiConverterULong.allocationSize(value.`pendingChanges`) +
+            FfiConverterULong.allocationSize(value.`conflicts`)
     )
 
     override fun write(value: SyncStatus, buf: ByteBuffer) {
@@ -4134,37 +4551,68 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalString.write(value.`lastErrorMessage`, buf)
             FfiConverterBoolean.write(value.`syncing`, buf)
             FfiConverterULong.write(value.`syncs`, buf)
+            FfiConverterULong.write(value.`pendingChanges`, buf)
+            FfiConverterULong.write(value.`conflicts`, buf)
     }
 }
 
 
 
 /**
- * What kind of write a [`Change`] reports.
+ * Tables changed by a committed local write or by a sync: refresh what shows them.
+ */
+data class TableChange (
+    var `tables`: List<kotlin.String>
+    , 
+    var `origin`: ChangeOrigin
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTableChange: FfiConverterRustBuffer<TableChange> {
+    override fun read(buf: ByteBuffer): TableChange {
+        return TableChange(
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTypeChangeOrigin.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TableChange) = (
+            FfiConverterSequenceString.allocationSize(value.`tables`) +
+            FfiConverterTypeChangeOrigin.allocationSize(value.`origin`)
+    )
+
+    override fun write(value: TableChange, buf: ByteBuffer) {
+            FfiConverterSequenceString.write(value.`tables`, buf)
+            FfiConverterTypeChangeOrigin.write(value.`origin`, buf)
+    }
+}
+
+
+
+/**
+ * Where a change came from.
  */
 
-enum class ChangeKind {
+enum class ChangeOrigin {
     
     /**
-     * One statement outside a transaction.
+     * A write committed on this device.
      */
-    STATEMENT,
+    LOCAL,
     /**
-     * An atomic batch outside a transaction.
+     * Changes a sync brought from the server.
      */
-    BATCH,
-    /**
-     * A script (`execute_batch`) outside a transaction: its rows are not counted.
-     */
-    SCRIPT,
-    /**
-     * A transaction committed.
-     */
-    COMMIT,
-    /**
-     * A sync brought changes from the server.
-     */
-    SYNC;
+    REMOTE;
 
     
 
@@ -4176,16 +4624,213 @@ enum class ChangeKind {
 /**
  * @suppress
  */
-public object FfiConverterTypeChangeKind: FfiConverterRustBuffer<ChangeKind> {
+public object FfiConverterTypeChangeOrigin: FfiConverterRustBuffer<ChangeOrigin> {
     override fun read(buf: ByteBuffer) = try {
-        ChangeKind.values()[buf.getInt() - 1]
+        ChangeOrigin.values()[buf.getInt() - 1]
     } catch (e: IndexOutOfBoundsException) {
         throw RuntimeException("invalid enum value, something is very wrong!!", e)
     }
 
-    override fun allocationSize(value: ChangeKind) = 4UL
+    override fun allocationSize(value: ChangeOrigin) = 4UL
 
-    override fun write(value: ChangeKind, buf: ByteBuffer) {
+    override fun write(value: ChangeOrigin, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What a conflict was between.
+ */
+
+enum class ConflictKind {
+    
+    /**
+     * Both sides changed the same columns of a row.
+     */
+    UPDATE_UPDATE,
+    /**
+     * Both sides created a row with the same key, with different values.
+     */
+    INSERT_INSERT,
+    /**
+     * The device updated (or created) a row the server had deleted.
+     */
+    UPDATE_DELETED,
+    /**
+     * The device deleted a row the server had changed.
+     */
+    DELETE_UPDATED,
+    /**
+     * The server refused the device's change (a constraint, a permission, a missing column);
+     * `error_code` says why. The local transaction was not applied.
+     */
+    REJECTED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictKind: FfiConverterRustBuffer<ConflictKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ConflictKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConflictKind) = 4UL
+
+    override fun write(value: ConflictKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Whose version the row has after the conflict was decided.
+ */
+
+enum class ConflictOutcome {
+    
+    /**
+     * The device's write took effect.
+     */
+    LOCAL,
+    /**
+     * The server's version stayed.
+     */
+    REMOTE,
+    /**
+     * Some columns from each side, or the resolver's merged row.
+     */
+    MERGED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictOutcome: FfiConverterRustBuffer<ConflictOutcome> {
+    override fun read(buf: ByteBuffer) = try {
+        ConflictOutcome.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConflictOutcome) = 4UL
+
+    override fun write(value: ConflictOutcome, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How a table's conflicts are decided when no resolver is set.
+ */
+
+enum class ConflictPolicy {
+    
+    /**
+     * Per column, the later write wins (hybrid logical clocks; a delete wins over the writes
+     * before it and loses to the writes after it).
+     */
+    COLUMN_LWW,
+    /**
+     * The server's version stays; the device's conflicting write is recorded and dropped.
+     */
+    SERVER_WINS,
+    /**
+     * The device's write is applied over the server's version.
+     */
+    CLIENT_WINS;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictPolicy: FfiConverterRustBuffer<ConflictPolicy> {
+    override fun read(buf: ByteBuffer) = try {
+        ConflictPolicy.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConflictPolicy) = 4UL
+
+    override fun write(value: ConflictPolicy, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Which rule decided a conflict.
+ */
+
+enum class ConflictRule {
+    
+    COLUMN_LWW,
+    SERVER_WINS,
+    CLIENT_WINS,
+    /**
+     * The application's resolver.
+     */
+    RESOLVER,
+    /**
+     * Nothing decided it: the server refused the change.
+     */
+    REJECTED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConflictRule: FfiConverterRustBuffer<ConflictRule> {
+    override fun read(buf: ByteBuffer) = try {
+        ConflictRule.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ConflictRule) = 4UL
+
+    override fun write(value: ConflictRule, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -4290,6 +4935,105 @@ public object FfiConverterTypeParams : FfiConverterRustBuffer<Params>{
             is Params.Named -> {
                 buf.putInt(3)
                 FfiConverterSequenceTypeNamedValue.write(value.`values`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * How the application settles a conflict.
+ */
+sealed class Resolution {
+    
+    /**
+     * The device's version (written again as a new change, pushed by the next sync).
+     */
+    object KeepLocal : Resolution()
+    
+    
+    /**
+     * The server's version (nothing to write).
+     */
+    object KeepRemote : Resolution()
+    
+    
+    /**
+     * This row: named values; columns left out keep their current value.
+     */
+    data class Merge(
+        val `row`: List<dev.tidepool.ffi.NamedValue>) : Resolution()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeResolution : FfiConverterRustBuffer<Resolution>{
+    override fun read(buf: ByteBuffer): Resolution {
+        return when(buf.getInt()) {
+            1 -> Resolution.KeepLocal
+            2 -> Resolution.KeepRemote
+            3 -> Resolution.Merge(
+                FfiConverterSequenceTypeNamedValue.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Resolution): ULong = when(value) {
+        is Resolution.KeepLocal -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Resolution.KeepRemote -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is Resolution.Merge -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceTypeNamedValue.allocationSize(value.`row`)
+            )
+        }
+    }
+
+    override fun write(value: Resolution, buf: ByteBuffer) {
+        when(value) {
+            is Resolution.KeepLocal -> {
+                buf.putInt(1)
+                Unit
+            }
+            is Resolution.KeepRemote -> {
+                buf.putInt(2)
+                Unit
+            }
+            is Resolution.Merge -> {
+                buf.putInt(3)
+                FfiConverterSequenceTypeNamedValue.write(value.`row`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -4809,11 +5553,11 @@ public object FfiConverterTypeValue : FfiConverterRustBuffer<Value>{
 
 
 /**
- * Told about every committed change made through the database it is registered on.
+ * Told about every change of the database it is registered on.
  */
 public interface ChangeListener {
     
-    fun `onChange`(`change`: Change)
+    fun `onChange`(`change`: TableChange)
     
     companion object
 }
@@ -4827,7 +5571,7 @@ internal object uniffiCallbackInterfaceChangeListener {
             val uniffiObj = FfiConverterTypeChangeListener.handleMap.get(uniffiHandle)
             val makeCall = { ->
                 uniffiObj.`onChange`(
-                    FfiConverterTypeChange.lift(`change`),
+                    FfiConverterTypeTableChange.lift(`change`),
                 )
             }
             val writeReturn = { _: Unit -> Unit }
@@ -4866,6 +5610,76 @@ internal object uniffiCallbackInterfaceChangeListener {
  * @suppress
  */
 public object FfiConverterTypeChangeListener: FfiConverterCallbackInterface<ChangeListener>()
+
+
+
+
+
+/**
+ * Decides conflicts during sync, in place of the policies: called once per conflict (never for
+ * a rejected change), on a thread of the library's, while `sync` (or the background sync)
+ * waits for the answer. An error counts as `KeepRemote`.
+ */
+public interface ConflictResolver {
+    
+    fun `resolve`(`conflict`: Conflict): Resolution
+    
+    companion object
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceConflictResolver {
+    internal object `resolve`: UniffiCallbackInterfaceConflictResolverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`conflict`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeConflictResolver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`resolve`(
+                    FfiConverterTypeConflict.lift(`conflict`),
+                )
+            }
+            val writeReturn = { value: Resolution -> uniffiOutReturn.setValue(FfiConverterTypeResolution.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: TidepoolException -> FfiConverterTypeTidepoolError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeConflictResolver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeConflictResolver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceConflictResolver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `resolve`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_tidepool_uniffi_fn_init_callback_vtable_conflictresolver(vtable)
+    }
+}
+
+/**
+ * The ffiConverter which transforms the Callbacks in to handles to pass to Rust.
+ *
+ * @suppress
+ */
+public object FfiConverterTypeConflictResolver: FfiConverterCallbackInterface<ConflictResolver>()
 
 
 
@@ -5033,6 +5847,38 @@ public object FfiConverterOptionalTimestamp: FfiConverterRustBuffer<java.time.In
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeOfflineOptions: FfiConverterRustBuffer<OfflineOptions?> {
+    override fun read(buf: ByteBuffer): OfflineOptions? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOfflineOptions.read(buf)
+    }
+
+    override fun allocationSize(value: OfflineOptions?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOfflineOptions.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OfflineOptions?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOfflineOptions.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeSyncStatus: FfiConverterRustBuffer<SyncStatus?> {
     override fun read(buf: ByteBuffer): SyncStatus? {
         if (buf.get().toInt() == 0) {
@@ -5065,6 +5911,130 @@ public object FfiConverterOptionalTypeSyncStatus: FfiConverterRustBuffer<SyncSta
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeConflictPolicy: FfiConverterRustBuffer<ConflictPolicy?> {
+    override fun read(buf: ByteBuffer): ConflictPolicy? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeConflictPolicy.read(buf)
+    }
+
+    override fun allocationSize(value: ConflictPolicy?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeConflictPolicy.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ConflictPolicy?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeConflictPolicy.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeConflictResolver: FfiConverterRustBuffer<ConflictResolver?> {
+    override fun read(buf: ByteBuffer): ConflictResolver? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeConflictResolver.read(buf)
+    }
+
+    override fun allocationSize(value: ConflictResolver?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeConflictResolver.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ConflictResolver?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeConflictResolver.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalSequenceTypeNamedValue: FfiConverterRustBuffer<List<NamedValue>?> {
+    override fun read(buf: ByteBuffer): List<NamedValue>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceTypeNamedValue.read(buf)
+    }
+
+    override fun allocationSize(value: List<NamedValue>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceTypeNamedValue.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<NamedValue>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceTypeNamedValue.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeColumn: FfiConverterRustBuffer<List<Column>> {
     override fun read(buf: ByteBuffer): List<Column> {
         val len = buf.getInt()
@@ -5083,6 +6053,34 @@ public object FfiConverterSequenceTypeColumn: FfiConverterRustBuffer<List<Column
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeColumn.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConflict: FfiConverterRustBuffer<List<Conflict>> {
+    override fun read(buf: ByteBuffer): List<Conflict> {
+        val len = buf.getInt()
+        return List<Conflict>(len) {
+            FfiConverterTypeConflict.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Conflict>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConflict.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Conflict>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConflict.write(it, buf)
         }
     }
 }
@@ -5223,6 +6221,45 @@ public object FfiConverterSequenceSequenceTypeValue: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterSequenceTypeValue.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringTypeConflictPolicy: FfiConverterRustBuffer<Map<kotlin.String, ConflictPolicy>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, ConflictPolicy> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, ConflictPolicy>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterTypeConflictPolicy.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, ConflictPolicy>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterTypeConflictPolicy.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, ConflictPolicy>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterTypeConflictPolicy.write(v, buf)
         }
     }
 }

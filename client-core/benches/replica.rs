@@ -10,7 +10,9 @@
 //! the bootstrap of a 1,000,000-row table (time; bytes on the wire, counted by a TCP relay
 //! between client and server, against the table's raw data size) and an incremental pull after
 //! one changed row (bytes on the wire, HTTP and WebSocket). `BENCH_BOOTSTRAP_ROWS` changes the
-//! table size. The server runs in-process on loopback.
+//! table size. Then offline writes: the push of 100,000 changed rows and their pull on another
+//! device, and the bytes to sync one updated column (`BENCH_OFFLINE_ROWS`). The server runs
+//! in-process on loopback.
 //!
 //! `cargo bench -p tidepool --bench replica`
 
@@ -260,8 +262,99 @@ async fn sync_figures() {
     }
 }
 
+/// Offline writes (issue 5): a push of `BENCH_OFFLINE_ROWS` (100,000) changed rows from one
+/// device and the pull of them on another (time; bytes on the wire per row against the raw row
+/// size), then the bytes to sync one updated column: its push, and its pull on the other device.
+async fn offline_figures() {
+    let rows: i64 = std::env::var("BENCH_OFFLINE_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let primary = primary(rows).await;
+    let addr = primary.server.local_addr();
+    let relay = Relay::start(addr).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!("\noffline figures (one run, loopback, in-process server, {rows} rows)");
+    for scheme in ["http", "ws"] {
+        let device = |name: &str| {
+            Builder::offline(
+                dir.path().join(format!("{scheme}-{name}.db")),
+                format!("{scheme}://{}", relay.addr),
+            )
+            .build()
+            .expect("offline device")
+        };
+        let (a, b) = (device("a"), device("b"));
+        a.sync().await.expect("bootstrap a");
+        b.sync().await.expect("bootstrap b");
+        let conn = a.connect();
+        conn.execute("UPDATE items SET qty = qty + 1, name = name || '+'", ())
+            .await
+            .expect("local update of every row");
+        let raw = conn
+            .query("SELECT sum(8 + length(name) + 8 + 8) FROM items", ())
+            .await
+            .expect("size")
+            .next()
+            .await
+            .expect("row")
+            .expect("a row")
+            .get::<i64>(0)
+            .expect("bytes");
+        relay.take();
+        let started = Instant::now();
+        let report = a.push().await.expect("push");
+        let took = started.elapsed();
+        let (up, down) = relay.take();
+        assert_eq!(report.changes_pushed as i64, rows);
+        println!(
+            "  {scheme:>4} push of {rows} changed rows: {took:.2?} ({:.0} rows/s); {} bytes on the \
+             wire ({up} up, {down} down): {:.1} bytes/row for {:.1} raw bytes/row ({:.2}x)",
+            rows as f64 / took.as_secs_f64(),
+            up + down,
+            (up + down) as f64 / rows as f64,
+            raw as f64 / rows as f64,
+            (up + down) as f64 / raw as f64
+        );
+        let started = Instant::now();
+        let report = b.sync().await.expect("pull");
+        let took = started.elapsed();
+        let (up, down) = relay.take();
+        assert!(report.changes_applied as i64 >= rows);
+        println!(
+            "  {scheme:>4} pull of them on another device: {took:.2?} ({:.0} rows/s); {} bytes \
+             ({up} up, {down} down): {:.1} bytes/row ({:.2}x raw)",
+            rows as f64 / took.as_secs_f64(),
+            up + down,
+            (up + down) as f64 / rows as f64,
+            (up + down) as f64 / raw as f64
+        );
+        // Warm (streams open, schema known): one column of one row changes on a.
+        a.sync().await.expect("a catches up");
+        b.sync().await.expect("b catches up");
+        conn.execute("UPDATE items SET qty = -1 WHERE id = ?", (rows / 2,))
+            .await
+            .expect("one column");
+        relay.take();
+        let report = a.push().await.expect("push one");
+        let (push_up, push_down) = relay.take();
+        assert_eq!(report.changes_pushed, 1);
+        let report = b.sync().await.expect("pull one");
+        let (pull_up, pull_down) = relay.take();
+        assert_eq!(report.changes_applied, 1);
+        println!(
+            "  {scheme:>4} one updated column: push {} bytes ({push_up} up, {push_down} down), \
+             pull {} bytes ({pull_up} up, {pull_down} down)",
+            push_up + push_down,
+            pull_up + pull_down
+        );
+    }
+}
+
 fn sync_once(_: &mut Criterion) {
-    runtime().block_on(sync_figures());
+    let runtime = runtime();
+    runtime.block_on(sync_figures());
+    runtime.block_on(offline_figures());
 }
 
 criterion_group!(benches, point_reads, sync_once);

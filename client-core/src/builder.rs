@@ -656,6 +656,12 @@ impl Database {
         crate::offline::resolve_conflict(&self.connect(), id, resolution).await
     }
 
+    /// Offline: pushes the local changes without pulling (on a metered connection, say); the
+    /// report's `changes_pushed` and `conflicts` say what it did.
+    pub async fn push(&self) -> Result<SyncReport> {
+        self.offline_replica("push()")?.push().await
+    }
+
     /// Offline: how many local changes wait to be pushed.
     pub async fn pending_changes(&self) -> Result<u64> {
         let replica = self.offline_replica("pending_changes()")?;

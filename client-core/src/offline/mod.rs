@@ -14,6 +14,7 @@ pub(crate) mod push;
 mod rebase;
 pub(crate) mod resolve;
 mod types;
+mod writes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;

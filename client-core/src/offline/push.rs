@@ -15,6 +15,7 @@ use super::resolve::{self, decide, Entry, Op, Rules, Write};
 use super::types::{
     image_format, image_parse, Conflict, ConflictKind, ConflictOutcome, ConflictRule, RowImage,
 };
+use super::writes::Writes;
 use super::Offline;
 use crate::error::{code, Error, ErrorKind, Result};
 use crate::replica::literal::{format_list, format_names, ident, parse_list};
@@ -126,10 +127,21 @@ async fn read_state(
     tx: &Transaction<'_>,
     tables: &BTreeMap<String, TableInfo>,
     keys: &BTreeMap<String, BTreeMap<String, Vec<Value>>>,
-) -> Result<ServerState> {
+    watermark_of: Option<i64>,
+) -> Result<(ServerState, i64)> {
     let mut state = ServerState::new();
+    // Every read in one request: the watermark, then per table and chunk of keys the rows
+    // (key literal, then the columns) and their stamps.
+    let mut queries = Vec::new();
+    let mut shapes: Vec<(String, bool)> = Vec::new(); // (table, is the stamps query)
+    if let Some(site) = watermark_of {
+        queries.push(Statement::new(
+            "SELECT pushed FROM _tidepool_clients WHERE site = ?",
+            (site,),
+        ));
+    }
     for (table, keyed) in keys {
-        for (pk, _) in keyed.iter() {
+        for pk in keyed.keys() {
             state.insert((table.clone(), pk.clone()), (None, None));
         }
         let Some(info) = tables.get(table) else {
@@ -137,41 +149,64 @@ async fn read_state(
         };
         let key_cols = info.key.columns_sql();
         let entries: Vec<(&String, &Vec<Value>)> = keyed.iter().collect();
-        for chunk in entries.chunks(200) {
-            let tuple = format!("({})", vec!["?"; key_cols.len()].join(", "));
+        for chunk in entries.chunks(500) {
+            let tuple = format!("({})", vec!["?"; key_cols.len()].join(","));
+            let cols: Vec<String> = info.cols.iter().map(|c| ident(c)).collect();
             let sql = format!(
-                "SELECT {}, {} FROM {} WHERE ({}) IN (VALUES {})",
+                "SELECT {},{} FROM {} WHERE ({}) IN (VALUES {})",
                 super::capture::key_expr("", &info.key),
-                super::capture::image_expr("", &info.cols),
+                cols.join(","),
                 ident(table),
-                key_cols.join(", "),
-                vec![tuple; chunk.len()].join(", ")
+                key_cols.join(","),
+                vec![tuple; chunk.len()].join(",")
             );
             let params: Vec<Value> = chunk.iter().flat_map(|(_, k)| k.iter().cloned()).collect();
-            for row in tx.query(&sql, params).await?.collect_all().await? {
-                let pk: String = row.get(0)?;
-                let image: String = row.get(1)?;
-                let image =
-                    image_parse(&image).ok_or_else(|| malformed(format!("row image {image:?}")))?;
-                state.entry((table.clone(), pk)).or_default().0 = Some(image);
-            }
+            queries.push(Statement::new(&sql, params));
+            shapes.push((table.clone(), false));
             let sql = format!(
-                "SELECT pk, deleted, clocks FROM _tidepool_clocks WHERE tbl = ? AND pk IN ({})",
-                vec!["?"; chunk.len()].join(", ")
+                "SELECT pk,deleted,clocks FROM _tidepool_clocks WHERE tbl=? AND pk IN ({})",
+                vec!["?"; chunk.len()].join(",")
             );
             let params: Vec<Value> = std::iter::once(Value::Text(table.clone()))
                 .chain(chunk.iter().map(|(pk, _)| Value::Text((*pk).clone())))
                 .collect();
-            for row in tx.query(&sql, params).await?.collect_all().await? {
-                let pk: String = row.get(0)?;
+            queries.push(Statement::new(&sql, params));
+            shapes.push((table.clone(), true));
+        }
+    }
+    if queries.is_empty() {
+        return Ok((state, 0));
+    }
+    let mut results = tx.batch(queries).await?.into_iter();
+    let mut pushed = 0;
+    if watermark_of.is_some() {
+        if let Some(row) = results.next().and_then(|r| r.rows.into_iter().next()) {
+            pushed = row.get(0)?;
+        }
+    }
+    for ((table, stamps), result) in shapes.into_iter().zip(results) {
+        for row in result.rows {
+            let pk: String = row.get(0)?;
+            if stamps {
                 let text: String = row.get(2)?;
                 let clocks = Clocks::parse(&text, row.get::<i64>(1)? != 0)
                     .ok_or_else(|| malformed(format!("stamps {text:?}")))?;
                 state.entry((table.clone(), pk)).or_default().1 = Some(clocks);
+            } else {
+                let Some(info) = tables.get(&table) else {
+                    continue;
+                };
+                let image: RowImage = info
+                    .cols
+                    .iter()
+                    .cloned()
+                    .zip(row.into_values().into_iter().skip(1))
+                    .collect();
+                state.entry((table.clone(), pk)).or_default().0 = Some(image);
             }
         }
     }
-    Ok(state)
+    Ok((state, pushed))
 }
 
 fn keys_of<'a>(
@@ -229,75 +264,6 @@ fn store_record(record: &str) -> Result<Statement> {
     ))
 }
 
-/// The server statements for one decided write.
-fn write_statements(
-    entry: &Entry,
-    info: &TableInfo,
-    write: &Write,
-    clocks: Option<&Clocks>,
-) -> Vec<Statement> {
-    let t = ident(&entry.table);
-    let key_cols = info.key.columns_sql();
-    let where_key = format!(
-        "({}) = ({})",
-        key_cols.join(", "),
-        vec!["?"; key_cols.len()].join(", ")
-    );
-    let mut out = Vec::new();
-    match write {
-        Write::Nothing => {}
-        Write::Insert(image) => {
-            let mut cols: Vec<String> = image.iter().map(|(c, _)| ident(c)).collect();
-            let mut values: Vec<Value> = image.iter().map(|(_, v)| v.clone()).collect();
-            if info.key == crate::replica::capture::Key::Rowid {
-                cols.insert(0, "rowid".into());
-                values.insert(0, entry.key[0].clone());
-            }
-            out.push(Statement::new(
-                &format!(
-                    "INSERT INTO {t} ({}) VALUES ({})",
-                    cols.join(", "),
-                    vec!["?"; cols.len()].join(", ")
-                ),
-                values,
-            ));
-        }
-        Write::Update(image) => {
-            let set: Vec<String> = image
-                .iter()
-                .map(|(c, _)| format!("{} = ?", ident(c)))
-                .collect();
-            let values: Vec<Value> = image
-                .iter()
-                .map(|(_, v)| v.clone())
-                .chain(entry.key.iter().cloned())
-                .collect();
-            out.push(Statement::new(
-                &format!("UPDATE {t} SET {} WHERE {where_key}", set.join(", ")),
-                values,
-            ));
-        }
-        Write::Delete => {
-            out.push(Statement::new(
-                &format!("DELETE FROM {t} WHERE {where_key}"),
-                entry.key.clone(),
-            ));
-        }
-    }
-    if let Some(clocks) = clocks {
-        out.push(Statement::new(
-            "INSERT OR REPLACE INTO _tidepool_clocks (tbl, pk, deleted, clocks) VALUES (?, ?, ?, ?)",
-            vec![
-                Value::Text(entry.table.clone()),
-                Value::Text(entry.pk.clone()),
-                Value::Integer(i64::from(clocks.deleted)),
-                Value::Text(clocks.format()),
-            ],
-        ));
-    }
-    out
-}
-
 /// The row a write leaves on the server, for deciding the next change of the same key.
 fn after(row: Option<RowImage>, write: &Write) -> Option<RowImage> {
     match write {
@@ -336,6 +302,7 @@ fn decide_all(
     tables: &BTreeMap<String, TableInfo>,
 ) -> Decided {
     let mut out = Decided::default();
+    let mut writes = Writes::default();
     for entry in entries {
         let slot = state
             .entry((entry.table.clone(), entry.pk.clone()))
@@ -358,12 +325,7 @@ fn decide_all(
             resolver: offline.resolver.as_deref(),
         };
         let decision = decide(entry, slot.0.as_ref(), slot.1.as_ref(), site, rules);
-        out.statements.extend(write_statements(
-            entry,
-            info,
-            &decision.write,
-            decision.clocks.as_ref(),
-        ));
+        writes.push(entry, info, &decision.write, decision.clocks.as_ref());
         if let Some(conflict) = &decision.conflict {
             out.records
                 .push((entry.id, record_format(conflict, entry.hlc)));
@@ -377,6 +339,7 @@ fn decide_all(
             slot.1 = Some(clocks);
         }
     }
+    out.statements = writes.finish();
     out
 }
 
@@ -394,6 +357,28 @@ fn record_statements(site: i64, records: &[(i64, String)]) -> Vec<Statement> {
             )
         })
         .collect()
+}
+
+/// Statements per request: a large local transaction goes in several requests of one server
+/// transaction (requests have a size limit).
+const STATEMENTS_PER_REQUEST: usize = 2000;
+
+/// Writes a page's statements, all or none: one atomic batch, or for a large page several
+/// inside a savepoint of their own, rolled back whole if one fails.
+async fn write_all(tx: &Transaction<'_>, mut statements: Vec<Statement>) -> Result<()> {
+    if statements.len() <= STATEMENTS_PER_REQUEST {
+        return tx.batch(statements).await.map(drop);
+    }
+    tx.execute("SAVEPOINT tidepool_push", ()).await?;
+    while !statements.is_empty() {
+        let rest = statements.split_off(statements.len().min(STATEMENTS_PER_REQUEST));
+        if let Err(e) = tx.batch(std::mem::replace(&mut statements, rest)).await {
+            tx.execute("ROLLBACK TO tidepool_push", ()).await?;
+            tx.execute("RELEASE tidepool_push", ()).await?;
+            return Err(e);
+        }
+    }
+    tx.execute("RELEASE tidepool_push", ()).await.map(drop)
 }
 
 /// Splits entries into local transactions (consecutive entries with the same clock value).
@@ -425,29 +410,9 @@ pub(crate) async fn push(
             )
             .await?,
         )?;
-        let tx = remote
-            .transaction_with(TransactionBehavior::Immediate)
-            .await?;
-        let pushed: i64 = tx
-            .query(
-                "SELECT pushed FROM _tidepool_clients WHERE site = ?",
-                (site,),
-            )
-            .await?
-            .collect_all()
-            .await?
-            .first()
-            .map(|r| r.get(0))
-            .transpose()?
-            .unwrap_or(0);
-        if pushed > acked {
-            // An earlier push committed but its reply never came back: take its outcome.
-            recover(local, &tx, site, acked, pushed, tables).await?;
-            tx.commit().await?;
-            continue;
-        }
         if batch.is_empty() {
-            tx.rollback().await?;
+            // Nothing queued, so nothing can be half-pushed either (a push's changes leave the
+            // outbox only once its outcome is stored).
             return Ok(());
         }
         if batch.len() as i64 == PUSH_PAGE {
@@ -467,24 +432,47 @@ pub(crate) async fn push(
                 )?;
             }
         }
+        let tx = remote
+            .transaction_with(TransactionBehavior::Immediate)
+            .await?;
+        let (mut state, pushed) = read_state(&tx, tables, &keys_of(&batch), Some(site)).await?;
+        if pushed > acked {
+            // An earlier push committed but its reply never came back: take its outcome.
+            recover(local, &tx, site, acked, pushed, tables).await?;
+            tx.commit().await?;
+            continue;
+        }
         let last = batch.last().map_or(acked, |e| e.id);
-        let mut state = read_state(&tx, tables, &keys_of(&batch)).await?;
         let mut decided = decide_all(offline, site, &batch, &mut state, tables);
+        let watermark = [
+            Statement::new(
+                "INSERT INTO _tidepool_clients (site, pushed, seen, at) VALUES (?, ?, ?, unixepoch()) \
+                 ON CONFLICT (site) DO UPDATE SET pushed = excluded.pushed, seen = excluded.seen, at = excluded.at",
+                (site, last, position),
+            ),
+            Statement::new(
+                "DELETE FROM _tidepool_conflicts_out WHERE site = ? AND outbox_id <= ?",
+                (site, acked),
+            ),
+        ];
         let mut statements = std::mem::take(&mut decided.statements);
         statements.extend(record_statements(site, &decided.records));
-        match tx.batch(statements).await {
-            Ok(_) => {}
+        statements.extend(watermark.iter().cloned());
+        let mut slow = false;
+        match write_all(&tx, statements).await {
+            Ok(()) => {}
             Err(e) if is_rejection(&e) => {
                 // Some local transaction is refused: decide and write them one at a time, each
                 // in a savepoint of its own, against the rows as the earlier ones left them.
+                slow = true;
                 decided = Decided::default();
                 for group in groups(&batch) {
-                    let mut state = read_state(&tx, tables, &keys_of(group)).await?;
+                    let (mut state, _) = read_state(&tx, tables, &keys_of(group), None).await?;
                     let mut one = decide_all(offline, site, group, &mut state, tables);
                     let mut statements = std::mem::take(&mut one.statements);
                     statements.extend(record_statements(site, &one.records));
-                    match tx.batch(statements).await {
-                        Ok(_) => {}
+                    match write_all(&tx, statements).await {
+                        Ok(()) => {}
                         Err(e) if is_rejection(&e) => {
                             one = Decided::default();
                             for entry in group {
@@ -512,19 +500,10 @@ pub(crate) async fn push(
             }
             Err(e) => return Err(e),
         }
+        if slow {
+            tx.batch(watermark).await?;
+        }
         let reset = read_reset(&tx, tables, &batch, &decided.reset).await?;
-        tx.batch([
-            Statement::new(
-                "INSERT INTO _tidepool_clients (site, pushed, seen, at) VALUES (?, ?, ?, unixepoch()) \
-                 ON CONFLICT (site) DO UPDATE SET pushed = excluded.pushed, seen = excluded.seen, at = excluded.at",
-                (site, last, position),
-            ),
-            Statement::new(
-                "DELETE FROM _tidepool_conflicts_out WHERE site = ? AND outbox_id <= ?",
-                (site, acked),
-            ),
-        ])
-        .await?;
         // After the watermark: this device's `seen` counts too.
         if offline.collect_due(COLLECT_EVERY) {
             let horizon = offline.config.tombstone_horizon.as_secs() as i64;
@@ -559,7 +538,7 @@ async fn read_reset(
     let chosen = entries
         .iter()
         .filter(|e| reset.contains(&(e.table.clone(), e.pk.clone())));
-    read_state(tx, tables, &keys_of(chosen)).await
+    Ok(read_state(tx, tables, &keys_of(chosen), None).await?.0)
 }
 
 /// After a push committed: stores its conflicts, drops the pushed changes from the outbox,

@@ -65,10 +65,11 @@ pub(crate) const POSITION: &str = "SELECT \
 
 /// One page of changes after a position, after a header row (`seq` -1) with the server's
 /// position and schema version: a sync that finds nothing new is one request.
-pub(crate) const PULL: &str = "SELECT -1, \
-      (SELECT value FROM _tidepool_meta WHERE key = 'pruned'), \
-      (SELECT coalesce(max(seq), 0) FROM _tidepool_changes), \
-      (SELECT schema_version FROM pragma_schema_version) \
+/// Short column names: they travel with every pull's reply.
+pub(crate) const PULL: &str = "SELECT -1 AS s, \
+      (SELECT value FROM _tidepool_meta WHERE key = 'pruned') AS t, \
+      (SELECT coalesce(max(seq), 0) FROM _tidepool_changes) AS k, \
+      (SELECT schema_version FROM pragma_schema_version) AS r \
     UNION ALL SELECT * FROM (SELECT seq, tbl, pk, row FROM _tidepool_changes \
       WHERE seq > ? ORDER BY seq LIMIT ?)";
 

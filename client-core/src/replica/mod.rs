@@ -98,6 +98,8 @@ pub(crate) struct Replica {
     /// after a failed one).
     base_known: AtomicBool,
     sync_lock: tokio::sync::Mutex<()>,
+    /// The server connection syncs use, kept between successful syncs.
+    remote_conn: parking_lot::Mutex<Option<crate::Connection>>,
     status: parking_lot::Mutex<SyncStatus>,
     /// Offline mode: local writes and their sync.
     pub offline: Option<Offline>,
@@ -124,6 +126,7 @@ impl Replica {
             background: AtomicBool::new(false),
             base_known: AtomicBool::new(false),
             sync_lock: tokio::sync::Mutex::new(()),
+            remote_conn: parking_lot::Mutex::new(None),
             status: parking_lot::Mutex::new(SyncStatus::default()),
         }
     }
@@ -134,20 +137,38 @@ impl Replica {
 
     /// Runs a sync, after any sync already running.
     pub async fn sync(&self) -> Result<SyncReport> {
+        self.sync_with(false).await
+    }
+
+    /// Offline: pushes the outbox without pulling.
+    pub async fn push(&self) -> Result<SyncReport> {
+        self.sync_with(true).await
+    }
+
+    async fn sync_with(&self, push_only: bool) -> Result<SyncReport> {
         let _running = self.sync_lock.lock().await;
         self.status.lock().syncing = true;
         let started = Instant::now();
         let mut report = SyncReport::default();
         let local = self.local.connect();
-        let remote = self.remote.connect();
+        // One server stream for every sync while they succeed: no stream to open per sync.
+        let remote = self
+            .remote_conn
+            .lock()
+            .take()
+            .unwrap_or_else(|| self.remote.connect());
         let mut result = Box::pin(sync::run(
             &local,
             &remote,
             &self.base_known,
             self.offline.as_ref(),
+            push_only,
             &mut report,
         ))
         .await;
+        if result.is_ok() {
+            *self.remote_conn.lock() = Some(remote);
+        }
         if result.is_err() {
             self.base_known.store(false, Ordering::SeqCst);
             if let Some(offline) = &self.offline {

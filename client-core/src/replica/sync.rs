@@ -214,6 +214,7 @@ pub(crate) async fn run(
     remote: &Connection,
     base_known: &AtomicBool,
     offline: Option<&Offline>,
+    push_only: bool,
     report: &mut SyncReport,
 ) -> Result<()> {
     local.execute_batch(LOCAL_SETUP).await?;
@@ -246,6 +247,10 @@ pub(crate) async fn run(
                 report,
             ))
             .await?;
+        }
+        if push_only {
+            report.position = state.position;
+            return Ok(());
         }
     }
     let pending_copies = !rows(local, "SELECT 1 FROM _tidepool_replica_copies", vec![])

@@ -1,49 +1,44 @@
-// Change notifications: committed writes made through a database's connections, as an
-// AsyncStream or a callback. A write inside a transaction arrives when it commits, never if it
-// rolls back.
+// Change notifications of replica and offline databases: the tables changed by each local
+// commit and by each sync that changed rows, as an AsyncStream or a callback.
 
 import TidepoolFFI
 
-/// What kind of write a `Change` reports.
-public enum ChangeKind: Sendable {
-    /// One statement outside a transaction.
-    case statement
-    /// An atomic batch outside a transaction.
-    case batch
-    /// A script outside a transaction (its rows are not counted).
-    case script
-    /// A transaction committed.
-    case commit
-    /// A sync brought changes from the server.
-    case sync
+/// Where a `TableChange` came from.
+public enum ChangeOrigin: String, Sendable, Hashable {
+    /// A write committed on this device.
+    case local = "local"
+    /// Changes a sync brought from the server.
+    case remote = "remote"
+}
 
-    init(_ k: TidepoolFFI.ChangeKind) {
-        switch k {
-        case .statement: self = .statement
-        case .batch: self = .batch
-        case .script: self = .script
-        case .commit: self = .commit
-        case .sync: self = .sync
+/// Tables changed by a committed local write or by a sync: refresh what shows them.
+public struct TableChange: Equatable, Hashable, Sendable {
+    public let tables: [String]
+    public let origin: ChangeOrigin
+
+    public init(tables: [String], origin: ChangeOrigin) {
+        self.tables = tables
+        self.origin = origin
+    }
+
+    init(_ c: TidepoolFFI.TableChange) {
+        tables = c.tables
+        switch c.origin {
+        case .local: origin = .local
+        case .remote: origin = .remote
         }
     }
 }
 
-/// A committed change.
-public struct Change: Sendable {
-    public let kind: ChangeKind
-    /// Rows inserted, updated or deleted (0 when unknown: scripts).
-    public let rowsAffected: Int
-}
-
 final class ListenerBridge: TidepoolFFI.ChangeListener {
-    let callback: @Sendable (Change) -> Void
+    let callback: @Sendable (TableChange) -> Void
 
-    init(_ callback: @escaping @Sendable (Change) -> Void) {
+    init(_ callback: @escaping @Sendable (TableChange) -> Void) {
         self.callback = callback
     }
 
-    func onChange(change: TidepoolFFI.Change) {
-        callback(Change(kind: ChangeKind(change.kind), rowsAffected: Int(clamping: change.rowsAffected)))
+    func onChange(change: TidepoolFFI.TableChange) {
+        callback(TableChange(change))
     }
 }
 
@@ -55,7 +50,7 @@ public final class ChangeSubscription: Sendable {
         self.handle = handle
     }
 
-    /// Stops the listener: no call to it starts after this returns. Idempotent.
+    /// Stops the listener: changes after this are not delivered to it. Idempotent.
     public func cancel() {
         handle.cancel()
     }
@@ -64,22 +59,27 @@ public final class ChangeSubscription: Sendable {
 }
 
 extension Database {
-    /// Calls `callback` after every committed change made through this database's connections,
-    /// on a thread of the library's, until the subscription is cancelled or released.
-    public func addChangeListener(_ callback: @escaping @Sendable (Change) -> Void) -> ChangeSubscription {
-        ChangeSubscription(inner.addChangeListener(listener: ListenerBridge(callback)))
+    /// Replica or offline: calls `callback` with the tables changed by each local commit
+    /// (`.local`) and by each sync that changed rows (`.remote`), on a thread of the library's,
+    /// until the subscription is cancelled or released. Throws `UNSUPPORTED` for other
+    /// databases.
+    public func addChangeListener(_ callback: @escaping @Sendable (TableChange) -> Void) throws
+        -> ChangeSubscription
+    {
+        let inner = self.inner
+        return ChangeSubscription(try ffi { try inner.addChangeListener(listener: ListenerBridge(callback)) })
     }
 
-    /// The committed changes made through this database's connections, from now until the
-    /// iterating task stops (or is cancelled).
+    /// Replica or offline: the changes (see `addChangeListener`) from now until the iterating
+    /// task stops (or is cancelled).
     ///
     /// ```swift
-    /// for await change in db.changes() { reload() }
+    /// for await change in try db.changes() where change.tables.contains("notes") { reload() }
     /// ```
-    public func changes() -> AsyncStream<Change> {
-        AsyncStream { continuation in
-            let subscription = addChangeListener { continuation.yield($0) }
-            continuation.onTermination = { _ in subscription.cancel() }
-        }
+    public func changes() throws -> AsyncStream<TableChange> {
+        let (stream, continuation) = AsyncStream<TableChange>.makeStream()
+        let subscription = try addChangeListener { continuation.yield($0) }
+        continuation.onTermination = { _ in subscription.cancel() }
+        return stream
     }
 }

@@ -24,7 +24,8 @@ public struct DatabaseOptions: Equatable, Hashable, Sendable {
     public var readConnections: Int?
     /// Seconds a statement waits for another process's lock (local; default 5).
     public var busyTimeout: TimeInterval?
-    /// Replica: sync this often in the background (default: only when `sync()` is called).
+    /// Replica and offline: sync this often in the background (default: only when `sync()` is
+    /// called). An offline database with an interval also syncs soon after each local write.
     public var syncInterval: TimeInterval?
 
     public init(
@@ -97,6 +98,23 @@ public final class Database: Sendable {
         inner = try ffi { try TidepoolFFI.Database.replica(path: path, url: url, options: options.ffi) }
     }
 
+    /// An offline-first database: a replica of the server database at `url` in the local file
+    /// at `path` that the app also writes to. Every statement runs on the file, so writes commit
+    /// with or without a network; `sync()` pushes them (exactly once), records conflicts and
+    /// refused changes (`conflicts()`) and pulls the server's changes. The first `sync()` must
+    /// reach the server: it copies the server's tables (the schema is the server's). Does no
+    /// I/O; `INVALID_CONFIG` for `:memory:` or a URL that is not a server's.
+    public init(
+        offlinePath path: String, url: String, options: DatabaseOptions = DatabaseOptions(),
+        offline: OfflineOptions = OfflineOptions()
+    ) throws {
+        inner = try ffi {
+            try TidepoolFFI.Database.offline(
+                path: path, url: url, options: options.ffi, offline: offline.ffi,
+                resolver: offline.resolver.map(ResolverBridge.init))
+        }
+    }
+
     /// A new connection: cheap, no I/O until its first statement. Statements on one connection
     /// run one at a time; open several to run them in parallel.
     public func connect() -> Connection {
@@ -109,12 +127,16 @@ public final class Database: Sendable {
     /// Whether the database is on this device.
     public var isLocal: Bool { inner.isLocal() }
 
-    /// Whether the database is a local replica of a server's.
+    /// Whether the database is a local replica of a server's (offline databases are).
     public var isReplica: Bool { inner.isReplica() }
 
+    /// Whether the database takes writes on the device (`init(offlinePath:url:)`).
+    public var isOffline: Bool { inner.isOffline() }
+
     /// Replica: pulls what changed on the server since the last sync (the first copies
-    /// everything). Change listeners hear of a sync that changed rows as a `.sync` change.
-    /// Throws `UNSUPPORTED` on a database that is not a replica.
+    /// everything). Offline: first pushes the local changes, deciding conflicts. Change
+    /// listeners hear of a sync that changed rows as a `.remote` change. Throws `UNSUPPORTED`
+    /// on a database that is not a replica.
     @discardableResult
     public func sync() async throws -> SyncReport {
         let inner = self.inner
@@ -124,6 +146,35 @@ public final class Database: Sendable {
     /// Replica: where the last sync got to, when, and its error if it failed; nil for a
     /// database that is not a replica.
     public var syncStatus: SyncStatus? { inner.syncStatus().map(SyncStatus.init) }
+
+    /// Replica or offline: waits for the next sync (background or explicit) to finish and
+    /// returns the status (its `lastError` says whether it succeeded).
+    @discardableResult
+    public func waitForSync() async throws -> SyncStatus {
+        let inner = self.inner
+        return SyncStatus(try await ffi { try await inner.waitForSync() })
+    }
+
+    /// Offline: how many local changes wait to be pushed.
+    public func pendingChanges() async throws -> Int {
+        let inner = self.inner
+        return Int(clamping: try await ffi { try await inner.pendingChanges() })
+    }
+
+    /// Offline: the conflicts and refused changes syncs recorded, oldest first, until they are
+    /// resolved.
+    public func conflicts() async throws -> [Conflict] {
+        let inner = self.inner
+        return try await ffi { try await inner.conflicts() }.map(Conflict.init)
+    }
+
+    /// Offline: settles a recorded conflict. `.keepRemote` accepts the row as it is;
+    /// `.keepLocal` and `.merge` write that version as a new local change, which the next sync
+    /// pushes. `INVALID_ARGUMENT` for an unknown id.
+    public func resolveConflict(_ id: Int64, _ resolution: Resolution) async throws {
+        let inner = self.inner
+        try await ffi { try await inner.resolveConflict(id: id, resolution: resolution.ffi) }
+    }
 }
 
 /// What one `Database.sync()` did.
@@ -140,6 +191,12 @@ public struct SyncReport: Equatable, Hashable, Sendable {
     public let position: Int64
     /// The server's position when the sync began.
     public let serverPosition: Int64
+    /// Offline: local changes pushed to the server.
+    public let changesPushed: Int
+    /// Offline: conflicts and refused changes this sync recorded (`Database.conflicts()`).
+    public let conflicts: Int
+    /// Tables whose rows this sync changed on the device, sorted.
+    public let tablesChanged: [String]
 
     init(_ r: TidepoolFFI.SyncReport) {
         rowsCopied = Int(clamping: r.rowsCopied)
@@ -148,6 +205,9 @@ public struct SyncReport: Equatable, Hashable, Sendable {
         changesApplied = Int(clamping: r.changesApplied)
         position = r.position
         serverPosition = r.serverPosition
+        changesPushed = Int(clamping: r.changesPushed)
+        conflicts = Int(clamping: r.conflicts)
+        tablesChanged = r.tablesChanged
     }
 }
 
@@ -167,6 +227,10 @@ public struct SyncStatus: Equatable, Hashable, Sendable {
     public let syncing: Bool
     /// Successful syncs since the database was opened.
     public let syncs: Int
+    /// Offline: local changes waiting to be pushed, as of the last sync.
+    public let pendingChanges: Int
+    /// Offline: unresolved conflicts, as of the last sync.
+    public let conflicts: Int
 
     init(_ s: TidepoolFFI.SyncStatus) {
         bootstrapped = s.bootstrapped
@@ -176,5 +240,7 @@ public struct SyncStatus: Equatable, Hashable, Sendable {
         lastError = s.lastErrorCode.map { ErrorDetails(code: $0, message: s.lastErrorMessage ?? "") }
         syncing = s.syncing
         syncs = Int(clamping: s.syncs)
+        pendingChanges = Int(clamping: s.pendingChanges)
+        conflicts = Int(clamping: s.conflicts)
     }
 }

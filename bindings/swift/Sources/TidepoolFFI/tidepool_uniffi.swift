@@ -672,7 +672,7 @@ fileprivate struct FfiConverterTimestamp: FfiConverterRustBuffer {
 public protocol ChangeListenerHandleProtocol: AnyObject, Sendable {
     
     /**
-     * Stops the listener: no call to it starts after this returns. Idempotent.
+     * Stops the listener: changes after this are not delivered to it. Idempotent.
      */
     func cancel() 
     
@@ -739,7 +739,7 @@ open class ChangeListenerHandle: ChangeListenerHandleProtocol, @unchecked Sendab
 
     
     /**
-     * Stops the listener: no call to it starts after this returns. Idempotent.
+     * Stops the listener: changes after this are not delivered to it. Idempotent.
      */
 open func cancel()  {try! rustCall() {
         uniffiCallStatus in
@@ -1153,10 +1153,17 @@ public func FfiConverterTypeConnection_lower(_ value: Connection) -> UInt64 {
 public protocol DatabaseProtocol: AnyObject, Sendable {
     
     /**
-     * Calls `listener` after every committed change made through this database's
-     * connections, on a thread of its own, until the handle is cancelled or dropped.
+     * Replica or offline: calls `listener` with the tables changed by each local commit
+     * (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
+     * its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
      */
-    func addChangeListener(listener: ChangeListener)  -> ChangeListenerHandle
+    func addChangeListener(listener: ChangeListener) throws  -> ChangeListenerHandle
+    
+    /**
+     * Offline: the conflicts and refused changes syncs recorded, oldest first, until they
+     * are resolved. `UNSUPPORTED` for other databases.
+     */
+    func conflicts() async throws  -> [Conflict]
     
     /**
      * A new connection. Cheap: no I/O until its first statement.
@@ -1169,20 +1176,38 @@ public protocol DatabaseProtocol: AnyObject, Sendable {
     func isLocal()  -> Bool
     
     /**
+     * Whether the database takes writes on the device (`Database::offline`).
+     */
+    func isOffline()  -> Bool
+    
+    /**
      * Whether the database is a local replica of a server's.
      */
     func isReplica()  -> Bool
     
     /**
+     * Offline: how many local changes wait to be pushed. `UNSUPPORTED` for other databases.
+     */
+    func pendingChanges() async throws  -> UInt64
+    
+    /**
+     * Offline: settles a recorded conflict. `KeepRemote` accepts the row as it is;
+     * `KeepLocal` and `Merge` write that version as a new local change, which the next sync
+     * pushes. `INVALID_ARGUMENT` for an unknown id.
+     */
+    func resolveConflict(id: Int64, resolution: Resolution) async throws 
+    
+    /**
      * Replica: pulls what changed on the server since the last sync (the first copies
-     * everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
-     * hear of a sync that changed rows as a `Sync` change.
+     * everything). Offline: first pushes the local changes, deciding conflicts. Fails with
+     * `UNSUPPORTED` on a database that is not a replica.
      */
     func sync() async throws  -> SyncReport
     
     /**
-     * Replica: where the last sync got to, when, and its error if it failed; `None` for a
-     * database that is not a replica.
+     * Replica: where the last sync got to, when, and its error if it failed; offline, also
+     * the pending changes and conflicts as of the last sync. `None` for a database that is
+     * not a replica.
      */
     func syncStatus()  -> SyncStatus?
     
@@ -1190,6 +1215,13 @@ public protocol DatabaseProtocol: AnyObject, Sendable {
      * The server URL without credentials, or the local `file:` URL (`:memory:`).
      */
     func url()  -> String
+    
+    /**
+     * Replica or offline: waits until the next sync (background or explicit) has finished and
+     * returns the status (its error fields say whether it succeeded). `UNSUPPORTED` for
+     * other databases.
+     */
+    func waitForSync() async throws  -> SyncStatus
     
 }
 /**
@@ -1275,6 +1307,28 @@ public static func local(path: String, options: DatabaseOptions)throws  -> Datab
 }
     
     /**
+     * An offline-first database: a replica of the server database at `url` in the local file
+     * at `path` that the application also writes to. Every statement runs on the file, so
+     * writes commit whether or not the server is reachable; `sync` pushes them (exactly once),
+     * records conflicts and refused changes (`conflicts`), then pulls the server's changes.
+     * The first `sync` must reach the server: it copies the server's tables (the schema is
+     * the server's). `resolver`, when given, decides every conflict in place of the policies.
+     * Does no I/O; `INVALID_CONFIG` for `:memory:` or a URL that is not a server's.
+     */
+public static func offline(path: String, url: String, options: DatabaseOptions, offline: OfflineOptions? = nil, resolver: ConflictResolver? = nil)throws  -> Database  {
+    return try  FfiConverterTypeDatabase_lift(try rustCallWithError(FfiConverterTypeTidepoolError_lift) {
+        uniffiCallStatus in
+    uniffi_tidepool_uniffi_fn_constructor_database_offline(
+        FfiConverterString.lower(path),
+        FfiConverterString.lower(url),
+        FfiConverterTypeDatabaseOptions_lower(options),
+        FfiConverterOptionTypeOfflineOptions.lower(offline),
+        FfiConverterOptionCallbackInterfaceConflictResolver.lower(resolver),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * A replica of the server database at `url` in the local file at `path`: reads run on the
      * file, writes and transactions on the server (the replica catches up before a write
      * returns); `sync` pulls what changed. Does no I/O.
@@ -1293,17 +1347,38 @@ public static func replica(path: String, url: String, options: DatabaseOptions)t
 
     
     /**
-     * Calls `listener` after every committed change made through this database's
-     * connections, on a thread of its own, until the handle is cancelled or dropped.
+     * Replica or offline: calls `listener` with the tables changed by each local commit
+     * (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
+     * its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
      */
-open func addChangeListener(listener: ChangeListener) -> ChangeListenerHandle  {
-    return try!  FfiConverterTypeChangeListenerHandle_lift(try! rustCall() {
+open func addChangeListener(listener: ChangeListener)throws  -> ChangeListenerHandle  {
+    return try  FfiConverterTypeChangeListenerHandle_lift(try rustCallWithError(FfiConverterTypeTidepoolError_lift) {
         uniffiCallStatus in
     uniffi_tidepool_uniffi_fn_method_database_add_change_listener(
             self.uniffiCloneHandle(),
         FfiConverterCallbackInterfaceChangeListener_lower(listener),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Offline: the conflicts and refused changes syncs recorded, oldest first, until they
+     * are resolved. `UNSUPPORTED` for other databases.
+     */
+open func conflicts()async throws  -> [Conflict]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tidepool_uniffi_fn_method_database_conflicts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tidepool_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tidepool_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tidepool_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeConflict.lift,
+            errorHandler: FfiConverterTypeTidepoolError_lift
+        )
 }
     
     /**
@@ -1331,6 +1406,18 @@ open func isLocal() -> Bool  {
 }
     
     /**
+     * Whether the database takes writes on the device (`Database::offline`).
+     */
+open func isOffline() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_tidepool_uniffi_fn_method_database_is_offline(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Whether the database is a local replica of a server's.
      */
 open func isReplica() -> Bool  {
@@ -1343,9 +1430,49 @@ open func isReplica() -> Bool  {
 }
     
     /**
+     * Offline: how many local changes wait to be pushed. `UNSUPPORTED` for other databases.
+     */
+open func pendingChanges()async throws  -> UInt64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tidepool_uniffi_fn_method_database_pending_changes(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tidepool_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_tidepool_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_tidepool_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterUInt64.lift,
+            errorHandler: FfiConverterTypeTidepoolError_lift
+        )
+}
+    
+    /**
+     * Offline: settles a recorded conflict. `KeepRemote` accepts the row as it is;
+     * `KeepLocal` and `Merge` write that version as a new local change, which the next sync
+     * pushes. `INVALID_ARGUMENT` for an unknown id.
+     */
+open func resolveConflict(id: Int64, resolution: Resolution)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tidepool_uniffi_fn_method_database_resolve_conflict(
+                        self.uniffiCloneHandle(),FfiConverterInt64.lower(id),FfiConverterTypeResolution_lower(resolution)
+                )
+            },
+            pollFunc: ffi_tidepool_uniffi_rust_future_poll_void,
+            completeFunc: ffi_tidepool_uniffi_rust_future_complete_void,
+            freeFunc: ffi_tidepool_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeTidepoolError_lift
+        )
+}
+    
+    /**
      * Replica: pulls what changed on the server since the last sync (the first copies
-     * everything). Fails with `UNSUPPORTED` on a database that is not a replica. Listeners
-     * hear of a sync that changed rows as a `Sync` change.
+     * everything). Offline: first pushes the local changes, deciding conflicts. Fails with
+     * `UNSUPPORTED` on a database that is not a replica.
      */
 open func sync()async throws  -> SyncReport  {
     return
@@ -1364,8 +1491,9 @@ open func sync()async throws  -> SyncReport  {
 }
     
     /**
-     * Replica: where the last sync got to, when, and its error if it failed; `None` for a
-     * database that is not a replica.
+     * Replica: where the last sync got to, when, and its error if it failed; offline, also
+     * the pending changes and conflicts as of the last sync. `None` for a database that is
+     * not a replica.
      */
 open func syncStatus() -> SyncStatus?  {
     return try!  FfiConverterOptionTypeSyncStatus.lift(try! rustCall() {
@@ -1386,6 +1514,27 @@ open func url() -> String  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Replica or offline: waits until the next sync (background or explicit) has finished and
+     * returns the status (its error fields say whether it succeeded). `UNSUPPORTED` for
+     * other databases.
+     */
+open func waitForSync()async throws  -> SyncStatus  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_tidepool_uniffi_fn_method_database_wait_for_sync(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_tidepool_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_tidepool_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_tidepool_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncStatus_lift,
+            errorHandler: FfiConverterTypeTidepoolError_lift
+        )
 }
     
 
@@ -1837,69 +1986,6 @@ public func FfiConverterTypeTransaction_lower(_ value: Transaction) -> UInt64 {
 
 
 /**
- * A committed change.
- */
-public struct Change: Equatable, Hashable {
-    public var kind: ChangeKind
-    /**
-     * Rows inserted, updated or deleted, as SQLite counts them (0 when unknown: scripts).
-     */
-    public var rowsAffected: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(kind: ChangeKind, 
-        /**
-         * Rows inserted, updated or deleted, as SQLite counts them (0 when unknown: scripts).
-         */rowsAffected: UInt64) {
-        self.kind = kind
-        self.rowsAffected = rowsAffected
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension Change: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeChange: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Change {
-        return
-            try Change(
-                kind: FfiConverterTypeChangeKind.read(from: &buf), 
-                rowsAffected: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: Change, into buf: inout [UInt8]) {
-        FfiConverterTypeChangeKind.write(value.kind, into: &buf)
-        FfiConverterUInt64.write(value.rowsAffected, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChange_lift(_ buf: RustBuffer) throws -> Change {
-    return try FfiConverterTypeChange.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChange_lower(_ value: Change) -> RustBuffer {
-    return FfiConverterTypeChange.lower(value)
-}
-
-
-/**
  * A result column: its name and, for a table column, its declared type (`INTEGER`, `TEXT`,
  * ...).
  */
@@ -1958,6 +2044,155 @@ public func FfiConverterTypeColumn_lower(_ value: Column) -> RustBuffer {
 
 
 /**
+ * A conflict or a rejected change, kept on the device until the application resolves it.
+ */
+public struct Conflict: Equatable, Hashable {
+    /**
+     * Its id, for `resolve_conflict` (0 while a resolver is deciding it: not stored yet).
+     */
+    public var id: Int64
+    public var table: String
+    /**
+     * The row's key values (the primary key's columns, or the rowid).
+     */
+    public var key: [Value]
+    public var kind: ConflictKind
+    public var rule: ConflictRule
+    public var outcome: ConflictOutcome
+    /**
+     * The columns both sides wrote (all of the row's for inserts and deletes).
+     */
+    public var columns: [String]
+    /**
+     * The device's version of the row; `None` for a delete.
+     */
+    public var local: [NamedValue]?
+    /**
+     * The server's version when the change arrived; `None` if it had no such row.
+     */
+    public var remote: [NamedValue]?
+    /**
+     * The row as the device had it before its write; `None` for an insert.
+     */
+    public var base: [NamedValue]?
+    /**
+     * A rejected change: the server's error code (`SQLITE_CONSTRAINT_UNIQUE`, ...) and message.
+     */
+    public var errorCode: String?
+    public var errorMessage: String?
+    /**
+     * When the device made its write.
+     */
+    public var writtenAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id, for `resolve_conflict` (0 while a resolver is deciding it: not stored yet).
+         */id: Int64, table: String, 
+        /**
+         * The row's key values (the primary key's columns, or the rowid).
+         */key: [Value], kind: ConflictKind, rule: ConflictRule, outcome: ConflictOutcome, 
+        /**
+         * The columns both sides wrote (all of the row's for inserts and deletes).
+         */columns: [String], 
+        /**
+         * The device's version of the row; `None` for a delete.
+         */local: [NamedValue]?, 
+        /**
+         * The server's version when the change arrived; `None` if it had no such row.
+         */remote: [NamedValue]?, 
+        /**
+         * The row as the device had it before its write; `None` for an insert.
+         */base: [NamedValue]?, 
+        /**
+         * A rejected change: the server's error code (`SQLITE_CONSTRAINT_UNIQUE`, ...) and message.
+         */errorCode: String?, errorMessage: String?, 
+        /**
+         * When the device made its write.
+         */writtenAt: Date) {
+        self.id = id
+        self.table = table
+        self.key = key
+        self.kind = kind
+        self.rule = rule
+        self.outcome = outcome
+        self.columns = columns
+        self.local = local
+        self.remote = remote
+        self.base = base
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.writtenAt = writtenAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Conflict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflict: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Conflict {
+        return
+            try Conflict(
+                id: FfiConverterInt64.read(from: &buf), 
+                table: FfiConverterString.read(from: &buf), 
+                key: FfiConverterSequenceTypeValue.read(from: &buf), 
+                kind: FfiConverterTypeConflictKind.read(from: &buf), 
+                rule: FfiConverterTypeConflictRule.read(from: &buf), 
+                outcome: FfiConverterTypeConflictOutcome.read(from: &buf), 
+                columns: FfiConverterSequenceString.read(from: &buf), 
+                local: FfiConverterOptionSequenceTypeNamedValue.read(from: &buf), 
+                remote: FfiConverterOptionSequenceTypeNamedValue.read(from: &buf), 
+                base: FfiConverterOptionSequenceTypeNamedValue.read(from: &buf), 
+                errorCode: FfiConverterOptionString.read(from: &buf), 
+                errorMessage: FfiConverterOptionString.read(from: &buf), 
+                writtenAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Conflict, into buf: inout [UInt8]) {
+        FfiConverterInt64.write(value.id, into: &buf)
+        FfiConverterString.write(value.table, into: &buf)
+        FfiConverterSequenceTypeValue.write(value.key, into: &buf)
+        FfiConverterTypeConflictKind.write(value.kind, into: &buf)
+        FfiConverterTypeConflictRule.write(value.rule, into: &buf)
+        FfiConverterTypeConflictOutcome.write(value.outcome, into: &buf)
+        FfiConverterSequenceString.write(value.columns, into: &buf)
+        FfiConverterOptionSequenceTypeNamedValue.write(value.local, into: &buf)
+        FfiConverterOptionSequenceTypeNamedValue.write(value.remote, into: &buf)
+        FfiConverterOptionSequenceTypeNamedValue.write(value.base, into: &buf)
+        FfiConverterOptionString.write(value.errorCode, into: &buf)
+        FfiConverterOptionString.write(value.errorMessage, into: &buf)
+        FfiConverterTimestamp.write(value.writtenAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflict_lift(_ buf: RustBuffer) throws -> Conflict {
+    return try FfiConverterTypeConflict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflict_lower(_ value: Conflict) -> RustBuffer {
+    return FfiConverterTypeConflict.lower(value)
+}
+
+
+/**
  * Settings for [`Database`]; every field left at its default keeps the core's default.
  */
 public struct DatabaseOptions: Equatable, Hashable {
@@ -1999,7 +2234,9 @@ public struct DatabaseOptions: Equatable, Hashable {
      */
     public var busyTimeoutMs: UInt64?
     /**
-     * Replica: sync this often in the background (default: only when `sync` is called).
+     * Replica and offline: sync this often in the background (default: only when `sync` is
+     * called; an offline database also syncs soon after each local write once it has an
+     * interval).
      */
     public var syncIntervalMs: UInt64?
 
@@ -2035,7 +2272,9 @@ public struct DatabaseOptions: Equatable, Hashable {
          * How long a statement waits for another process's lock (local; default 5 s).
          */busyTimeoutMs: UInt64? = nil, 
         /**
-         * Replica: sync this often in the background (default: only when `sync` is called).
+         * Replica and offline: sync this often in the background (default: only when `sync` is
+         * called; an offline database also syncs soon after each local write once it has an
+         * interval).
          */syncIntervalMs: UInt64? = nil) {
         self.authToken = authToken
         self.connectTimeoutMs = connectTimeoutMs
@@ -2231,6 +2470,77 @@ public func FfiConverterTypeNamedValue_lift(_ buf: RustBuffer) throws -> NamedVa
 #endif
 public func FfiConverterTypeNamedValue_lower(_ value: NamedValue) -> RustBuffer {
     return FfiConverterTypeNamedValue.lower(value)
+}
+
+
+/**
+ * Settings of an offline database (`Database::offline`) beyond [`crate::DatabaseOptions`].
+ */
+public struct OfflineOptions: Equatable, Hashable {
+    /**
+     * How conflicts are decided in tables without a policy of their own (default
+     * `ColumnLww`).
+     */
+    public var defaultPolicy: ConflictPolicy?
+    /**
+     * Per-table policies (table name → policy).
+     */
+    public var tablePolicies: [String: ConflictPolicy]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * How conflicts are decided in tables without a policy of their own (default
+         * `ColumnLww`).
+         */defaultPolicy: ConflictPolicy? = nil, 
+        /**
+         * Per-table policies (table name → policy).
+         */tablePolicies: [String: ConflictPolicy]) {
+        self.defaultPolicy = defaultPolicy
+        self.tablePolicies = tablePolicies
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OfflineOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOfflineOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OfflineOptions {
+        return
+            try OfflineOptions(
+                defaultPolicy: FfiConverterOptionTypeConflictPolicy.read(from: &buf), 
+                tablePolicies: FfiConverterDictionaryStringTypeConflictPolicy.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OfflineOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeConflictPolicy.write(value.defaultPolicy, into: &buf)
+        FfiConverterDictionaryStringTypeConflictPolicy.write(value.tablePolicies, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfflineOptions_lift(_ buf: RustBuffer) throws -> OfflineOptions {
+    return try FfiConverterTypeOfflineOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOfflineOptions_lower(_ value: OfflineOptions) -> RustBuffer {
+    return FfiConverterTypeOfflineOptions.lower(value)
 }
 
 
@@ -2449,6 +2759,18 @@ public struct SyncReport: Equatable, Hashable {
      * The server's position when the sync began.
      */
     public var serverPosition: Int64
+    /**
+     * Offline: local changes pushed to the server.
+     */
+    public var changesPushed: UInt64
+    /**
+     * Offline: conflicts and rejected changes this sync recorded.
+     */
+    public var conflicts: UInt64
+    /**
+     * Tables whose rows this sync changed on the device, sorted.
+     */
+    public var tablesChanged: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2470,13 +2792,25 @@ public struct SyncReport: Equatable, Hashable {
          */position: Int64, 
         /**
          * The server's position when the sync began.
-         */serverPosition: Int64) {
+         */serverPosition: Int64, 
+        /**
+         * Offline: local changes pushed to the server.
+         */changesPushed: UInt64, 
+        /**
+         * Offline: conflicts and rejected changes this sync recorded.
+         */conflicts: UInt64, 
+        /**
+         * Tables whose rows this sync changed on the device, sorted.
+         */tablesChanged: [String]) {
         self.rowsCopied = rowsCopied
         self.tablesCopied = tablesCopied
         self.tablesDropped = tablesDropped
         self.changesApplied = changesApplied
         self.position = position
         self.serverPosition = serverPosition
+        self.changesPushed = changesPushed
+        self.conflicts = conflicts
+        self.tablesChanged = tablesChanged
     }
 
     
@@ -2500,7 +2834,10 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 tablesDropped: FfiConverterUInt64.read(from: &buf), 
                 changesApplied: FfiConverterUInt64.read(from: &buf), 
                 position: FfiConverterInt64.read(from: &buf), 
-                serverPosition: FfiConverterInt64.read(from: &buf)
+                serverPosition: FfiConverterInt64.read(from: &buf), 
+                changesPushed: FfiConverterUInt64.read(from: &buf), 
+                conflicts: FfiConverterUInt64.read(from: &buf), 
+                tablesChanged: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -2511,6 +2848,9 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.changesApplied, into: &buf)
         FfiConverterInt64.write(value.position, into: &buf)
         FfiConverterInt64.write(value.serverPosition, into: &buf)
+        FfiConverterUInt64.write(value.changesPushed, into: &buf)
+        FfiConverterUInt64.write(value.conflicts, into: &buf)
+        FfiConverterSequenceString.write(value.tablesChanged, into: &buf)
     }
 }
 
@@ -2563,6 +2903,14 @@ public struct SyncStatus: Equatable, Hashable {
      * Successful syncs since the database was opened.
      */
     public var syncs: UInt64
+    /**
+     * Offline: local changes waiting to be pushed, as of the last sync.
+     */
+    public var pendingChanges: UInt64
+    /**
+     * Offline: unresolved conflicts, as of the last sync.
+     */
+    public var conflicts: UInt64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2587,7 +2935,13 @@ public struct SyncStatus: Equatable, Hashable {
          */syncing: Bool, 
         /**
          * Successful syncs since the database was opened.
-         */syncs: UInt64) {
+         */syncs: UInt64, 
+        /**
+         * Offline: local changes waiting to be pushed, as of the last sync.
+         */pendingChanges: UInt64, 
+        /**
+         * Offline: unresolved conflicts, as of the last sync.
+         */conflicts: UInt64) {
         self.bootstrapped = bootstrapped
         self.position = position
         self.serverPosition = serverPosition
@@ -2596,6 +2950,8 @@ public struct SyncStatus: Equatable, Hashable {
         self.lastErrorMessage = lastErrorMessage
         self.syncing = syncing
         self.syncs = syncs
+        self.pendingChanges = pendingChanges
+        self.conflicts = conflicts
     }
 
     
@@ -2621,7 +2977,9 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
                 lastErrorCode: FfiConverterOptionString.read(from: &buf), 
                 lastErrorMessage: FfiConverterOptionString.read(from: &buf), 
                 syncing: FfiConverterBool.read(from: &buf), 
-                syncs: FfiConverterUInt64.read(from: &buf)
+                syncs: FfiConverterUInt64.read(from: &buf), 
+                pendingChanges: FfiConverterUInt64.read(from: &buf), 
+                conflicts: FfiConverterUInt64.read(from: &buf)
         )
     }
 
@@ -2634,6 +2992,8 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.lastErrorMessage, into: &buf)
         FfiConverterBool.write(value.syncing, into: &buf)
         FfiConverterUInt64.write(value.syncs, into: &buf)
+        FfiConverterUInt64.write(value.pendingChanges, into: &buf)
+        FfiConverterUInt64.write(value.conflicts, into: &buf)
     }
 }
 
@@ -2654,31 +3014,76 @@ public func FfiConverterTypeSyncStatus_lower(_ value: SyncStatus) -> RustBuffer 
 
 
 /**
- * What kind of write a [`Change`] reports.
+ * Tables changed by a committed local write or by a sync: refresh what shows them.
+ */
+public struct TableChange: Equatable, Hashable {
+    public var tables: [String]
+    public var origin: ChangeOrigin
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(tables: [String], origin: ChangeOrigin) {
+        self.tables = tables
+        self.origin = origin
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TableChange: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTableChange: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TableChange {
+        return
+            try TableChange(
+                tables: FfiConverterSequenceString.read(from: &buf), 
+                origin: FfiConverterTypeChangeOrigin.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TableChange, into buf: inout [UInt8]) {
+        FfiConverterSequenceString.write(value.tables, into: &buf)
+        FfiConverterTypeChangeOrigin.write(value.origin, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTableChange_lift(_ buf: RustBuffer) throws -> TableChange {
+    return try FfiConverterTypeTableChange.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTableChange_lower(_ value: TableChange) -> RustBuffer {
+    return FfiConverterTypeTableChange.lower(value)
+}
+
+
+/**
+ * Where a change came from.
  */
 
-public enum ChangeKind: Equatable, Hashable {
+public enum ChangeOrigin: Equatable, Hashable {
     
     /**
-     * One statement outside a transaction.
+     * A write committed on this device.
      */
-    case statement
+    case local
     /**
-     * An atomic batch outside a transaction.
+     * Changes a sync brought from the server.
      */
-    case batch
-    /**
-     * A script (`execute_batch`) outside a transaction: its rows are not counted.
-     */
-    case script
-    /**
-     * A transaction committed.
-     */
-    case commit
-    /**
-     * A sync brought changes from the server.
-     */
-    case sync
+    case remote
 
 
 
@@ -2687,54 +3092,142 @@ public enum ChangeKind: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension ChangeKind: Sendable {}
+extension ChangeOrigin: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeChangeKind: FfiConverterRustBuffer {
-    typealias SwiftType = ChangeKind
+public struct FfiConverterTypeChangeOrigin: FfiConverterRustBuffer {
+    typealias SwiftType = ChangeOrigin
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeKind {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChangeOrigin {
         let variant: Int32 = try readInt(&buf)
         switch variant {
         
-        case 1: return .statement
+        case 1: return .local
         
-        case 2: return .batch
-        
-        case 3: return .script
-        
-        case 4: return .commit
-        
-        case 5: return .sync
+        case 2: return .remote
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
-    public static func write(_ value: ChangeKind, into buf: inout [UInt8]) {
+    public static func write(_ value: ChangeOrigin, into buf: inout [UInt8]) {
         switch value {
         
         
-        case .statement:
+        case .local:
             writeInt(&buf, Int32(1))
         
         
-        case .batch:
+        case .remote:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeOrigin_lift(_ buf: RustBuffer) throws -> ChangeOrigin {
+    return try FfiConverterTypeChangeOrigin.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeChangeOrigin_lower(_ value: ChangeOrigin) -> RustBuffer {
+    return FfiConverterTypeChangeOrigin.lower(value)
+}
+
+
+
+/**
+ * What a conflict was between.
+ */
+
+public enum ConflictKind: Equatable, Hashable {
+    
+    /**
+     * Both sides changed the same columns of a row.
+     */
+    case updateUpdate
+    /**
+     * Both sides created a row with the same key, with different values.
+     */
+    case insertInsert
+    /**
+     * The device updated (or created) a row the server had deleted.
+     */
+    case updateDeleted
+    /**
+     * The device deleted a row the server had changed.
+     */
+    case deleteUpdated
+    /**
+     * The server refused the device's change (a constraint, a permission, a missing column);
+     * `error_code` says why. The local transaction was not applied.
+     */
+    case rejected
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConflictKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictKind: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .updateUpdate
+        
+        case 2: return .insertInsert
+        
+        case 3: return .updateDeleted
+        
+        case 4: return .deleteUpdated
+        
+        case 5: return .rejected
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConflictKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .updateUpdate:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .insertInsert:
             writeInt(&buf, Int32(2))
         
         
-        case .script:
+        case .updateDeleted:
             writeInt(&buf, Int32(3))
         
         
-        case .commit:
+        case .deleteUpdated:
             writeInt(&buf, Int32(4))
         
         
-        case .sync:
+        case .rejected:
             writeInt(&buf, Int32(5))
         
         }
@@ -2745,15 +3238,282 @@ public struct FfiConverterTypeChangeKind: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeChangeKind_lift(_ buf: RustBuffer) throws -> ChangeKind {
-    return try FfiConverterTypeChangeKind.lift(buf)
+public func FfiConverterTypeConflictKind_lift(_ buf: RustBuffer) throws -> ConflictKind {
+    return try FfiConverterTypeConflictKind.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeChangeKind_lower(_ value: ChangeKind) -> RustBuffer {
-    return FfiConverterTypeChangeKind.lower(value)
+public func FfiConverterTypeConflictKind_lower(_ value: ConflictKind) -> RustBuffer {
+    return FfiConverterTypeConflictKind.lower(value)
+}
+
+
+
+/**
+ * Whose version the row has after the conflict was decided.
+ */
+
+public enum ConflictOutcome: Equatable, Hashable {
+    
+    /**
+     * The device's write took effect.
+     */
+    case local
+    /**
+     * The server's version stayed.
+     */
+    case remote
+    /**
+     * Some columns from each side, or the resolver's merged row.
+     */
+    case merged
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConflictOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .local
+        
+        case 2: return .remote
+        
+        case 3: return .merged
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConflictOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .local:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .remote:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .merged:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictOutcome_lift(_ buf: RustBuffer) throws -> ConflictOutcome {
+    return try FfiConverterTypeConflictOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictOutcome_lower(_ value: ConflictOutcome) -> RustBuffer {
+    return FfiConverterTypeConflictOutcome.lower(value)
+}
+
+
+
+/**
+ * How a table's conflicts are decided when no resolver is set.
+ */
+
+public enum ConflictPolicy: Equatable, Hashable {
+    
+    /**
+     * Per column, the later write wins (hybrid logical clocks; a delete wins over the writes
+     * before it and loses to the writes after it).
+     */
+    case columnLww
+    /**
+     * The server's version stays; the device's conflicting write is recorded and dropped.
+     */
+    case serverWins
+    /**
+     * The device's write is applied over the server's version.
+     */
+    case clientWins
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConflictPolicy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictPolicy: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictPolicy
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictPolicy {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .columnLww
+        
+        case 2: return .serverWins
+        
+        case 3: return .clientWins
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConflictPolicy, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .columnLww:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .serverWins:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .clientWins:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictPolicy_lift(_ buf: RustBuffer) throws -> ConflictPolicy {
+    return try FfiConverterTypeConflictPolicy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictPolicy_lower(_ value: ConflictPolicy) -> RustBuffer {
+    return FfiConverterTypeConflictPolicy.lower(value)
+}
+
+
+
+/**
+ * Which rule decided a conflict.
+ */
+
+public enum ConflictRule: Equatable, Hashable {
+    
+    case columnLww
+    case serverWins
+    case clientWins
+    /**
+     * The application's resolver.
+     */
+    case resolver
+    /**
+     * Nothing decided it: the server refused the change.
+     */
+    case rejected
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ConflictRule: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConflictRule: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictRule
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConflictRule {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .columnLww
+        
+        case 2: return .serverWins
+        
+        case 3: return .clientWins
+        
+        case 4: return .resolver
+        
+        case 5: return .rejected
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ConflictRule, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .columnLww:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .serverWins:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .clientWins:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .resolver:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .rejected:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictRule_lift(_ buf: RustBuffer) throws -> ConflictRule {
+    return try FfiConverterTypeConflictRule.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConflictRule_lower(_ value: ConflictRule) -> RustBuffer {
+    return FfiConverterTypeConflictRule.lower(value)
 }
 
 
@@ -2842,6 +3602,94 @@ public func FfiConverterTypeParams_lift(_ buf: RustBuffer) throws -> Params {
 #endif
 public func FfiConverterTypeParams_lower(_ value: Params) -> RustBuffer {
     return FfiConverterTypeParams.lower(value)
+}
+
+
+
+/**
+ * How the application settles a conflict.
+ */
+
+public enum Resolution: Equatable, Hashable {
+    
+    /**
+     * The device's version (written again as a new change, pushed by the next sync).
+     */
+    case keepLocal
+    /**
+     * The server's version (nothing to write).
+     */
+    case keepRemote
+    /**
+     * This row: named values; columns left out keep their current value.
+     */
+    case merge(row: [NamedValue]
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Resolution: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeResolution: FfiConverterRustBuffer {
+    typealias SwiftType = Resolution
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Resolution {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .keepLocal
+        
+        case 2: return .keepRemote
+        
+        case 3: return .merge(row: try FfiConverterSequenceTypeNamedValue.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Resolution, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .keepLocal:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .keepRemote:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .merge(row):
+            writeInt(&buf, Int32(3))
+            FfiConverterSequenceTypeNamedValue.write(row, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResolution_lift(_ buf: RustBuffer) throws -> Resolution {
+    return try FfiConverterTypeResolution.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeResolution_lower(_ value: Resolution) -> RustBuffer {
+    return FfiConverterTypeResolution.lower(value)
 }
 
 
@@ -3241,11 +4089,11 @@ public func FfiConverterTypeValue_lower(_ value: Value) -> RustBuffer {
 
 
 /**
- * Told about every committed change made through the database it is registered on.
+ * Told about every change of the database it is registered on.
  */
 public protocol ChangeListener: AnyObject, Sendable {
     
-    func onChange(change: Change) 
+    func onChange(change: TableChange) 
     
 }
 
@@ -3284,7 +4132,7 @@ fileprivate struct UniffiCallbackInterfaceChangeListener {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
                 return uniffiObj.onChange(
-                     change: try FfiConverterTypeChange_lift(change)
+                     change: try FfiConverterTypeTableChange_lift(change)
                 )
             }
 
@@ -3373,6 +4221,147 @@ public func FfiConverterCallbackInterfaceChangeListener_lift(_ handle: UInt64) t
 #endif
 public func FfiConverterCallbackInterfaceChangeListener_lower(_ v: ChangeListener) -> UInt64 {
     return FfiConverterCallbackInterfaceChangeListener.lower(v)
+}
+
+
+
+
+/**
+ * Decides conflicts during sync, in place of the policies: called once per conflict (never for
+ * a rejected change), on a thread of the library's, while `sync` (or the background sync)
+ * waits for the answer. An error counts as `KeepRemote`.
+ */
+public protocol ConflictResolver: AnyObject, Sendable {
+    
+    func resolve(conflict: Conflict) throws  -> Resolution
+    
+}
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceConflictResolver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceConflictResolver = UniffiVTableCallbackInterfaceConflictResolver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterCallbackInterfaceConflictResolver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ConflictResolver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterCallbackInterfaceConflictResolver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ConflictResolver: handle missing in uniffiClone")
+            }
+        },
+        resolve: { (
+            uniffiHandle: UInt64,
+            conflict: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Resolution in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceConflictResolver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.resolve(
+                     conflict: try FfiConverterTypeConflict_lift(conflict)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeResolution_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeTidepoolError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceConflictResolver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceConflictResolver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitConflictResolver() {
+    uniffi_tidepool_uniffi_fn_init_callback_vtable_conflictresolver(UniffiCallbackInterfaceConflictResolver.vtablePtr)
+}
+
+// FfiConverter protocol for callback interfaces
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterCallbackInterfaceConflictResolver {
+    fileprivate static let handleMap = UniffiHandleMap<ConflictResolver>()
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+extension FfiConverterCallbackInterfaceConflictResolver : FfiConverter {
+    typealias SwiftType = ConflictResolver
+    typealias FfiType = UInt64
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lift(_ handle: UInt64) throws -> SwiftType {
+        try handleMap.get(handle: handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lower(_ v: SwiftType) -> UInt64 {
+        return handleMap.insert(obj: v)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func write(_ v: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(v))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceConflictResolver_lift(_ handle: UInt64) throws -> ConflictResolver {
+    return try FfiConverterCallbackInterfaceConflictResolver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceConflictResolver_lower(_ v: ConflictResolver) -> UInt64 {
+    return FfiConverterCallbackInterfaceConflictResolver.lower(v)
 }
 
 #if swift(>=5.8)
@@ -3498,6 +4487,30 @@ fileprivate struct FfiConverterOptionTimestamp: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeOfflineOptions: FfiConverterRustBuffer {
+    typealias SwiftType = OfflineOptions?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOfflineOptions.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOfflineOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeSyncStatus: FfiConverterRustBuffer {
     typealias SwiftType = SyncStatus?
 
@@ -3522,6 +4535,103 @@ fileprivate struct FfiConverterOptionTypeSyncStatus: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeConflictPolicy: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictPolicy?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeConflictPolicy.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeConflictPolicy.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionCallbackInterfaceConflictResolver: FfiConverterRustBuffer {
+    typealias SwiftType = ConflictResolver?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterCallbackInterfaceConflictResolver.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterCallbackInterfaceConflictResolver.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionSequenceTypeNamedValue: FfiConverterRustBuffer {
+    typealias SwiftType = [NamedValue]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceTypeNamedValue.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceTypeNamedValue.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeColumn: FfiConverterRustBuffer {
     typealias SwiftType = [Column]
 
@@ -3539,6 +4649,31 @@ fileprivate struct FfiConverterSequenceTypeColumn: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeColumn.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConflict: FfiConverterRustBuffer {
+    typealias SwiftType = [Conflict]
+
+    public static func write(_ value: [Conflict], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConflict.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Conflict] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Conflict]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConflict.read(from: &buf))
         }
         return seq
     }
@@ -3668,6 +4803,32 @@ fileprivate struct FfiConverterSequenceSequenceTypeValue: FfiConverterRustBuffer
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringTypeConflictPolicy: FfiConverterRustBuffer {
+    public static func write(_ value: [String: ConflictPolicy], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterTypeConflictPolicy.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: ConflictPolicy] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: ConflictPolicy]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterTypeConflictPolicy.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -3732,7 +4893,7 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_tidepool_uniffi_checksum_method_changelistenerhandle_cancel() != 60177) {
+    if (uniffi_tidepool_uniffi_checksum_method_changelistenerhandle_cancel() != 46621) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tidepool_uniffi_checksum_method_changelistenerhandle_is_active() != 35611) {
@@ -3774,7 +4935,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tidepool_uniffi_checksum_method_rowcursor_next_page() != 36908) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tidepool_uniffi_checksum_method_database_add_change_listener() != 64474) {
+    if (uniffi_tidepool_uniffi_checksum_method_database_add_change_listener() != 62093) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tidepool_uniffi_checksum_method_database_conflicts() != 25267) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tidepool_uniffi_checksum_method_database_connect() != 4910) {
@@ -3783,16 +4947,28 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tidepool_uniffi_checksum_method_database_is_local() != 21558) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tidepool_uniffi_checksum_method_database_is_offline() != 39887) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tidepool_uniffi_checksum_method_database_is_replica() != 16642) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tidepool_uniffi_checksum_method_database_sync() != 30387) {
+    if (uniffi_tidepool_uniffi_checksum_method_database_pending_changes() != 27300) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tidepool_uniffi_checksum_method_database_sync_status() != 8772) {
+    if (uniffi_tidepool_uniffi_checksum_method_database_resolve_conflict() != 26137) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tidepool_uniffi_checksum_method_database_sync() != 1713) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tidepool_uniffi_checksum_method_database_sync_status() != 9020) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tidepool_uniffi_checksum_method_database_url() != 8065) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tidepool_uniffi_checksum_method_database_wait_for_sync() != 41787) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tidepool_uniffi_checksum_method_transaction_batch() != 56549) {
@@ -3819,14 +4995,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tidepool_uniffi_checksum_constructor_database_new() != 22544) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_tidepool_uniffi_checksum_constructor_database_offline() != 53143) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_tidepool_uniffi_checksum_constructor_database_replica() != 11056) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tidepool_uniffi_checksum_method_changelistener_on_change() != 60946) {
+    if (uniffi_tidepool_uniffi_checksum_method_changelistener_on_change() != 54241) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_tidepool_uniffi_checksum_method_conflictresolver_resolve() != 40393) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitChangeListener()
+    uniffiCallbackInitConflictResolver()
     return InitializationResult.ok
 }()
 

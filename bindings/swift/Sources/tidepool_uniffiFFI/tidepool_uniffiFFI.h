@@ -250,6 +250,13 @@ typedef void (*UniffiCallbackInterfaceChangeListenerMethod0)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONFLICT_RESOLVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_CONFLICT_RESOLVER_METHOD0
+typedef void (*UniffiCallbackInterfaceConflictResolverMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHANGE_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CHANGE_LISTENER
 typedef struct UniffiVTableCallbackInterfaceChangeListener {
@@ -257,6 +264,15 @@ typedef struct UniffiVTableCallbackInterfaceChangeListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceChangeListenerMethod0 _Nonnull onChange;
 } UniffiVTableCallbackInterfaceChangeListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONFLICT_RESOLVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_CONFLICT_RESOLVER
+typedef struct UniffiVTableCallbackInterfaceConflictResolver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceConflictResolverMethod0 _Nonnull resolve;
+} UniffiVTableCallbackInterfaceConflictResolver;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_CLONE_CHANGELISTENERHANDLE
@@ -379,6 +395,11 @@ uint64_t uniffi_tidepool_uniffi_fn_constructor_database_local(RustBuffer path, R
 uint64_t uniffi_tidepool_uniffi_fn_constructor_database_new(RustBuffer url, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_CONSTRUCTOR_DATABASE_OFFLINE
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_CONSTRUCTOR_DATABASE_OFFLINE
+uint64_t uniffi_tidepool_uniffi_fn_constructor_database_offline(RustBuffer path, RustBuffer url, RustBuffer options, RustBuffer offline, RustBuffer resolver, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_CONSTRUCTOR_DATABASE_REPLICA
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_CONSTRUCTOR_DATABASE_REPLICA
 uint64_t uniffi_tidepool_uniffi_fn_constructor_database_replica(RustBuffer path, RustBuffer url, RustBuffer options, RustCallStatus *_Nonnull out_status
@@ -387,6 +408,11 @@ uint64_t uniffi_tidepool_uniffi_fn_constructor_database_replica(RustBuffer path,
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_ADD_CHANGE_LISTENER
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_ADD_CHANGE_LISTENER
 uint64_t uniffi_tidepool_uniffi_fn_method_database_add_change_listener(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_CONFLICTS
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_CONFLICTS
+uint64_t uniffi_tidepool_uniffi_fn_method_database_conflicts(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_CONNECT
@@ -399,9 +425,24 @@ uint64_t uniffi_tidepool_uniffi_fn_method_database_connect(uint64_t ptr, RustCal
 int8_t uniffi_tidepool_uniffi_fn_method_database_is_local(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_IS_OFFLINE
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_IS_OFFLINE
+int8_t uniffi_tidepool_uniffi_fn_method_database_is_offline(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_IS_REPLICA
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_IS_REPLICA
 int8_t uniffi_tidepool_uniffi_fn_method_database_is_replica(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_PENDING_CHANGES
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_PENDING_CHANGES
+uint64_t uniffi_tidepool_uniffi_fn_method_database_pending_changes(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_RESOLVE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_RESOLVE_CONFLICT
+uint64_t uniffi_tidepool_uniffi_fn_method_database_resolve_conflict(uint64_t ptr, int64_t id, RustBuffer resolution
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_SYNC
@@ -417,6 +458,11 @@ RustBuffer uniffi_tidepool_uniffi_fn_method_database_sync_status(uint64_t ptr, R
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_URL
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_URL
 RustBuffer uniffi_tidepool_uniffi_fn_method_database_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_WAIT_FOR_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_METHOD_DATABASE_WAIT_FOR_SYNC
+uint64_t uniffi_tidepool_uniffi_fn_method_database_wait_for_sync(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_CLONE_TRANSACTION
@@ -462,6 +508,11 @@ uint64_t uniffi_tidepool_uniffi_fn_method_transaction_rollback(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_INIT_CALLBACK_VTABLE_CHANGELISTENER
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_INIT_CALLBACK_VTABLE_CHANGELISTENER
 void uniffi_tidepool_uniffi_fn_init_callback_vtable_changelistener(const UniffiVTableCallbackInterfaceChangeListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_INIT_CALLBACK_VTABLE_CONFLICTRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_FN_INIT_CALLBACK_VTABLE_CONFLICTRESOLVER
+void uniffi_tidepool_uniffi_fn_init_callback_vtable_conflictresolver(const UniffiVTableCallbackInterfaceConflictResolver* _Nonnull vtable
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_TIDEPOOL_UNIFFI_RUSTBUFFER_ALLOC
@@ -814,6 +865,12 @@ uint16_t uniffi_tidepool_uniffi_checksum_method_database_add_change_listener(voi
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_CONFLICTS
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_CONFLICTS
+uint16_t uniffi_tidepool_uniffi_checksum_method_database_conflicts(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_CONNECT
 uint16_t uniffi_tidepool_uniffi_checksum_method_database_connect(void
@@ -826,9 +883,27 @@ uint16_t uniffi_tidepool_uniffi_checksum_method_database_is_local(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_IS_OFFLINE
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_IS_OFFLINE
+uint16_t uniffi_tidepool_uniffi_checksum_method_database_is_offline(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_IS_REPLICA
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_IS_REPLICA
 uint16_t uniffi_tidepool_uniffi_checksum_method_database_is_replica(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_PENDING_CHANGES
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_PENDING_CHANGES
+uint16_t uniffi_tidepool_uniffi_checksum_method_database_pending_changes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_RESOLVE_CONFLICT
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_RESOLVE_CONFLICT
+uint16_t uniffi_tidepool_uniffi_checksum_method_database_resolve_conflict(void
     
 );
 #endif
@@ -847,6 +922,12 @@ uint16_t uniffi_tidepool_uniffi_checksum_method_database_sync_status(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_URL
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_URL
 uint16_t uniffi_tidepool_uniffi_checksum_method_database_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_WAIT_FOR_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_DATABASE_WAIT_FOR_SYNC
+uint16_t uniffi_tidepool_uniffi_checksum_method_database_wait_for_sync(void
     
 );
 #endif
@@ -898,6 +979,12 @@ uint16_t uniffi_tidepool_uniffi_checksum_constructor_database_new(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_CONSTRUCTOR_DATABASE_OFFLINE
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_CONSTRUCTOR_DATABASE_OFFLINE
+uint16_t uniffi_tidepool_uniffi_checksum_constructor_database_offline(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_CONSTRUCTOR_DATABASE_REPLICA
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_CONSTRUCTOR_DATABASE_REPLICA
 uint16_t uniffi_tidepool_uniffi_checksum_constructor_database_replica(void
@@ -907,6 +994,12 @@ uint16_t uniffi_tidepool_uniffi_checksum_constructor_database_replica(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_CHANGELISTENER_ON_CHANGE
 #define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_CHANGELISTENER_ON_CHANGE
 uint16_t uniffi_tidepool_uniffi_checksum_method_changelistener_on_change(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_CONFLICTRESOLVER_RESOLVE
+#define UNIFFI_FFIDEF_UNIFFI_TIDEPOOL_UNIFFI_CHECKSUM_METHOD_CONFLICTRESOLVER_RESOLVE
+uint16_t uniffi_tidepool_uniffi_checksum_method_conflictresolver_resolve(void
     
 );
 #endif

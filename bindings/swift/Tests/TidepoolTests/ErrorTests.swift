@@ -80,9 +80,10 @@ final class ErrorTests: XCTestCase {
     /// A transaction the server rolled back (left open past its timeout, as when an app is
     /// suspended) fails its next call with a typed error, keeps nothing, and the connection goes on.
     func testATransactionTheServerRolledBackFailsTyped() async throws {
-        // HTTP here; the same over WebSocket (TRANSACTION_LOST, then the connection recovers)
-        // is asserted by client-core's fault tests since the core fixed it in 9fa0d87.
-        for url in [try TestServer.shortTransactionURL()] {
+        // Over both transports: TRANSACTION_LOST, then the connection goes on (the core made
+        // WebSocket behave like HTTP in 9fa0d87).
+        let http = try TestServer.shortTransactionURL()
+        for url in [http, "ws" + http.dropFirst("http".count)] {
             let conn = try Database(url: url).connect()
             let table = uniqueTable("lost")
             try await conn.execute("CREATE TABLE \(table) (v)")

@@ -19,7 +19,7 @@ final class ReplicaTests: XCTestCase {
             XCTAssertTrue(db.isReplica)
             XCTAssertEqual(db.syncStatus?.bootstrapped, false, url)
             let seen = Collected()
-            let subscription = db.addChangeListener { seen.add($0) }
+            let subscription = try db.addChangeListener { seen.add($0) }
             defer { subscription.cancel() }
 
             let first = try await db.sync()
@@ -30,7 +30,8 @@ final class ReplicaTests: XCTestCase {
             XCTAssertEqual(status.syncs, 1, url)
             XCTAssertNil(status.lastError, url)
             XCTAssertNotNil(status.lastSyncedAt, url)
-            await eventually(5, url) { seen.all.contains { $0.kind == .sync } }
+            await eventually(5, url) { seen.all.contains { $0.origin == .remote && $0.tables.contains(table) } }
+            XCTAssertTrue(first.tablesChanged.contains(table), "\(url): \(first)")
 
             let conn = db.connect()
             let copied = try await scalar(conn, "SELECT count(*) FROM \(table)")
@@ -92,6 +93,8 @@ final class ReplicaTests: XCTestCase {
         XCTAssertFalse(db.isReplica)
         XCTAssertNil(db.syncStatus)
         await assertThrowsTidepool(TidepoolError.Code.unsupported) { try await db.sync() }
+        await assertThrowsTidepool(TidepoolError.Code.unsupported) { try await db.waitForSync() }
+        await assertThrowsTidepool(TidepoolError.Code.unsupported) { try db.addChangeListener { _ in } }
     }
 
     /// Two replicas of one server (two devices): a write through one reaches the other with its

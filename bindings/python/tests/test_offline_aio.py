@@ -218,3 +218,13 @@ async def test_wait_for_sync_and_misuse(url, primary, tmp_path):
     with pytest.raises(tidepool.InterfaceError) as e:
         await tidepool.aio.connect(tmp_path / "x.db", sync_url=url, offline=True, conflict_policy="last")
     assert e.value.code == "INVALID_CONFIG"
+
+
+def test_an_asyncio_subscription_needs_a_running_loop(url, primary, tmp_path):
+    async def open_device():
+        return await device(url, tmp_path, "a")
+
+    conn = asyncio.run(open_device())
+    with pytest.raises(tidepool.ProgrammingError) as e:
+        conn.subscribe(print)
+    assert e.value.code == "INVALID_ARGUMENT"

@@ -153,7 +153,13 @@ class Connection:
         self._check()
         _offline.check_callback(callback)
         wanted = _offline.check_tables(tables)
-        loop = asyncio.get_running_loop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise ProgrammingError(
+                "subscribe() delivers on the running event loop: call it from a coroutine",
+                "INVALID_ARGUMENT",
+            ) from None
 
         def run(change: TableChange) -> None:
             try:

@@ -28,6 +28,15 @@ impl From<tidepool::Error> for Failure {
     }
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Core(e) => write!(f, "{}: {}", e.code(), e.message()),
+            Failure::Binding { code, message, .. } => write!(f, "{code}: {message}"),
+        }
+    }
+}
+
 pub const INTERNAL: &str = "INTERNAL";
 
 impl Failure {

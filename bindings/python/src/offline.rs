@@ -154,7 +154,7 @@ impl Resolver for PyResolver {
             let answer = conflict_to_py(py, conflict.clone())
                 .and_then(|arg| self.call.call1(py, (arg,)))
                 .map_err(|e| e.to_string())
-                .and_then(|out| resolution(out.bind(py)).map_err(|e| format!("{e:?}")));
+                .and_then(|out| resolution(out.bind(py)).map_err(|e| e.to_string()));
             answer.unwrap_or_else(|e| {
                 log_error(
                     py,

@@ -233,7 +233,7 @@ def test_a_python_resolver_decides(url, primary, tmp_path):
     assert a.execute("SELECT name FROM items WHERE id = 1").fetchone() == ("yours+mine",)
 
 
-@pytest.mark.parametrize("behaviour", ["raises", "bad value", "bad column value", "coroutine"])
+@pytest.mark.parametrize("behaviour", ["raises", "bad value", "bad column value", "huge int", "coroutine"])
 def test_a_failing_resolver_keeps_the_servers_version(behaviour, url, primary, tmp_path, caplog):
     def resolver(conflict):
         if behaviour == "raises":
@@ -242,6 +242,8 @@ def test_a_failing_resolver_keeps_the_servers_version(behaviour, url, primary, t
             return "mine"
         if behaviour == "bad column value":
             return {"name": object()}
+        if behaviour == "huge int":
+            return {"qty": 2**70}  # passes the Python check, refused by the native conversion
 
         async def coro():
             return "local"
@@ -437,6 +439,8 @@ def test_misuse_is_a_typed_error(url, primary, fresh_server, tmp_path):
     for bad in ("mine", 3, None, {"name": object()}, {1: "x"}):
         with pytest.raises(tidepool.ProgrammingError):
             a.resolve_conflict(1, bad)  # type: ignore[arg-type]
+    with pytest.raises(tidepool.DataError):
+        a.resolve_conflict(1, {"qty": 2**70})
     with pytest.raises(tidepool.ProgrammingError) as e:
         a.resolve_conflict(12345, "remote")
     assert e.value.code == "INVALID_ARGUMENT"

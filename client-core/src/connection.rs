@@ -444,6 +444,21 @@ impl Statement {
 }
 
 impl Statement {
+    /// Runs the prepared statement on `conn` and returns its rows whole, in one request (by
+    /// its stored SQL's id over WebSocket, so only the arguments travel).
+    pub async fn query_all(
+        &self,
+        conn: &Connection,
+        params: impl Into<Params>,
+    ) -> Result<ResultSet> {
+        let result = conn
+            .backend()
+            .await
+            .execute_stored(self.bound(params.into())?, self.stored)
+            .await?;
+        Ok(result.into())
+    }
+
     /// Releases the SQL text the server stored for this statement (over WebSocket).
     pub async fn finalize(self, conn: &Connection) -> Result<()> {
         match self.stored {

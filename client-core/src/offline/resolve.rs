@@ -400,7 +400,9 @@ fn settle(
 
 /// Asks the application's resolver; a panic keeps the server's version.
 fn ask(resolver: &dyn Resolver, conflict: &Conflict) -> Resolution {
-    catch_unwind(AssertUnwindSafe(|| resolver.resolve(conflict))).unwrap_or_else(|_| {
+    let mut shown = conflict.clone();
+    shown.rule = ConflictRule::Resolver;
+    catch_unwind(AssertUnwindSafe(|| resolver.resolve(&shown))).unwrap_or_else(|_| {
         tracing::error!(table = %conflict.table, "the conflict resolver panicked; keeping the server's row");
         Resolution::KeepRemote
     })

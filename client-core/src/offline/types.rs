@@ -166,8 +166,9 @@ pub enum Resolution {
 }
 
 /// Decides conflicts for the application during sync. Called on a sync task, once per
-/// conflict, never for rejected changes (they have nothing to choose between). Must not block
-/// for long; a panic is caught and counts as [`Resolution::KeepRemote`].
+/// conflict, never for rejected changes (they have nothing to choose between). The conflict it
+/// sees is not stored yet (`id` 0) nor decided (`rule` is `Resolver`, `outcome` means nothing
+/// yet). Must not block for long; a panic is caught and counts as [`Resolution::KeepRemote`].
 pub trait Resolver: Send + Sync + std::fmt::Debug {
     fn resolve(&self, conflict: &Conflict) -> Resolution;
 }

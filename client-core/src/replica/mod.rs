@@ -99,7 +99,7 @@ pub(crate) struct Replica {
     base_known: AtomicBool,
     sync_lock: tokio::sync::Mutex<()>,
     /// The server connection syncs use, kept between successful syncs.
-    remote_conn: parking_lot::Mutex<Option<crate::Connection>>,
+    remote_conn: parking_lot::Mutex<Option<(crate::Connection, sync::PullStatement)>>,
     status: parking_lot::Mutex<SyncStatus>,
     /// Offline mode: local writes and their sync.
     pub offline: Option<Offline>,
@@ -152,22 +152,23 @@ impl Replica {
         let mut report = SyncReport::default();
         let local = self.local.connect();
         // One server stream for every sync while they succeed: no stream to open per sync.
-        let remote = self
-            .remote_conn
-            .lock()
-            .take()
-            .unwrap_or_else(|| self.remote.connect());
+        let (remote, mut pull_stmt) = self.remote_conn.lock().take().unwrap_or_else(|| {
+            let wanted = matches!(self.transport, Transport::Ws(_));
+            let pull = sync::PullStatement { wanted, stmt: None };
+            (self.remote.connect(), pull)
+        });
         let mut result = Box::pin(sync::run(
             &local,
             &remote,
             &self.base_known,
             self.offline.as_ref(),
             push_only,
+            &mut pull_stmt,
             &mut report,
         ))
         .await;
         if result.is_ok() {
-            *self.remote_conn.lock() = Some(remote);
+            *self.remote_conn.lock() = Some((remote, pull_stmt));
         }
         if result.is_err() {
             self.base_known.store(false, Ordering::SeqCst);

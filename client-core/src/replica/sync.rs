@@ -13,6 +13,15 @@ use crate::error::{code, Error, ErrorKind, Result};
 use crate::offline::{self, push, Offline};
 use crate::{Connection, Row, Statement, TransactionBehavior, Value};
 
+/// The pull query prepared on the sync's server connection (over WebSocket, where its SQL is
+/// stored on the stream), kept with that connection between syncs.
+#[derive(Debug, Default)]
+pub(crate) struct PullStatement {
+    /// Whether to prepare it (WebSocket); over HTTP the text is sent each time.
+    pub wanted: bool,
+    pub stmt: Option<crate::Statement>,
+}
+
 /// Rows per bootstrap page and changes per pull page.
 pub(crate) const PAGE: i64 = 1000;
 
@@ -215,6 +224,7 @@ pub(crate) async fn run(
     base_known: &AtomicBool,
     offline: Option<&Offline>,
     push_only: bool,
+    pull_stmt: &mut PullStatement,
     report: &mut SyncReport,
 ) -> Result<()> {
     local.execute_batch(LOCAL_SETUP).await?;
@@ -273,7 +283,7 @@ pub(crate) async fn run(
             ))
             .await?;
         }
-        match Box::pin(pull(local, remote, &mut state, offline, report)).await? {
+        match Box::pin(pull(local, remote, &mut state, offline, pull_stmt, report)).await? {
             Pulled::Done => break,
             Pulled::SchemaChanged => mirror = true,
             Pulled::Stale(tables) => {
@@ -668,8 +678,13 @@ async fn pull(
     remote: &Connection,
     state: &mut LocalState,
     offline: Option<&Offline>,
+    pull_stmt: &mut PullStatement,
     report: &mut SyncReport,
 ) -> Result<Pulled> {
+    if pull_stmt.wanted && pull_stmt.stmt.is_none() {
+        // Stored on the server once per stream: each pull then sends an id and two integers.
+        pull_stmt.stmt = Some(remote.prepare(capture::PULL).await?);
+    }
     let infos = local_tables(local).await?;
     let tables: BTreeMap<String, (TableInfo, String, String)> = infos
         .iter()
@@ -680,12 +695,11 @@ async fn pull(
         .collect();
     let mut stale = BTreeSet::new();
     loop {
-        let page = rows(
-            remote,
-            capture::PULL,
-            vec![Value::Integer(state.position), Value::Integer(PAGE)],
-        )
-        .await?;
+        let params = vec![Value::Integer(state.position), Value::Integer(PAGE)];
+        let page = match &pull_stmt.stmt {
+            Some(stmt) => stmt.query_all(remote, params).await?.rows,
+            None => rows(remote, capture::PULL, params).await?,
+        };
         let (header, changes) = match page.split_first() {
             Some((header, changes)) if header.get::<i64>(0)? == -1 => (header, changes),
             _ => return Err(malformed("the pull's header row is missing")),

@@ -8,6 +8,7 @@ use std::sync::{Arc, Weak};
 use tidepool::error::code;
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::changes::{Notifier, Pending};
 use crate::cursor::RowCursor;
 use crate::error::TidepoolError;
 use crate::runtime::{self, run};
@@ -80,6 +81,9 @@ pub(crate) struct Shared {
     /// For `interrupt`, which must not wait for the gate.
     interrupt: Weak<tidepool::Connection>,
     rollback_requested: AtomicBool,
+    /// Local and remote databases: what an open transaction wrote, and where commits go.
+    pending: Pending,
+    notifier: Arc<Notifier>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -98,6 +102,7 @@ impl Shared {
         if self.rollback_requested.swap(false, Ordering::SeqCst) {
             // Fails harmlessly when SQLite or the server already ended the transaction.
             let _ = conn.execute("ROLLBACK", ()).await;
+            self.pending.discard();
         }
         Ok(guard)
     }
@@ -121,6 +126,11 @@ impl Shared {
             .as_ref()
             .ok_or_else(|| TidepoolError::closed("connection"))?;
         let result = conn.execute(sql, tidepool::Params::from(params)).await?;
+        if self.notifier.enabled() {
+            let autocommit = conn.is_autocommit().await;
+            self.pending
+                .after_statement(&self.notifier, sql, result.rows_affected, autocommit);
+        }
         Ok(ExecuteResult {
             rows_affected: result.rows_affected,
             last_insert_rowid: result.last_insert_rowid,
@@ -137,6 +147,11 @@ impl Shared {
         let result = conn
             .execute_full(sql, tidepool::Params::from(params))
             .await?;
+        if self.notifier.enabled() {
+            let autocommit = conn.is_autocommit().await;
+            self.pending
+                .after_statement(&self.notifier, sql, result.rows_affected, autocommit);
+        }
         Ok(Rows {
             columns: columns(&result.columns),
             rows: result.rows.into_iter().map(row).collect(),
@@ -171,6 +186,11 @@ impl Shared {
             .map(|s| tidepool::Statement::new(&s.sql, tidepool::Params::from(s.params)))
             .collect();
         let results = conn.batch(statements).await?;
+        if self.notifier.enabled() {
+            let autocommit = conn.is_autocommit().await;
+            let wrote = results.iter().any(|r| r.rows_affected > 0);
+            self.pending.after(&self.notifier, wrote, autocommit);
+        }
         Ok(results
             .into_iter()
             .map(|r| ResultSet {
@@ -187,7 +207,12 @@ impl Shared {
         let conn = guard
             .as_ref()
             .ok_or_else(|| TidepoolError::closed("connection"))?;
-        Ok(conn.execute_batch(sql).await?)
+        conn.execute_batch(sql).await?;
+        if self.notifier.enabled() {
+            let autocommit = conn.is_autocommit().await;
+            self.pending.after(&self.notifier, true, autocommit);
+        }
+        Ok(())
     }
 
     pub(crate) async fn begin(&self, behavior: TransactionBehavior) -> Result<(), TidepoolError> {
@@ -213,8 +238,11 @@ impl Shared {
             .ok_or_else(|| TidepoolError::closed("connection"))?;
         if commit {
             conn.execute("COMMIT", ()).await?;
+            self.pending.commit(&self.notifier);
         } else {
-            conn.execute("ROLLBACK", ()).await?;
+            let result = conn.execute("ROLLBACK", ()).await;
+            self.pending.discard();
+            result?;
         }
         Ok(())
     }
@@ -231,6 +259,7 @@ impl Shared {
         let Some(conn) = self.gate.lock().await.take() else {
             return Ok(());
         };
+        self.pending.discard();
         match Arc::try_unwrap(conn) {
             Ok(conn) => Ok(conn.close().await?),
             // An `interrupt` holds it this instant; dropping it closes it in the background.
@@ -255,13 +284,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(conn: tidepool::Connection) -> Self {
+    pub(crate) fn new(conn: tidepool::Connection, notifier: Arc<Notifier>) -> Self {
         let conn = Arc::new(conn);
         Connection {
             shared: Arc::new(Shared {
                 interrupt: Arc::downgrade(&conn),
                 gate: Mutex::new(Some(conn)),
                 rollback_requested: AtomicBool::new(false),
+                pending: Pending::default(),
+                notifier,
             }),
         }
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::changes::{self, ChangeListener, ChangeListenerHandle};
+use crate::changes::{self, ChangeListener, ChangeListenerHandle, Notifier, Source};
 use crate::connection::Connection;
 use crate::error::TidepoolError;
 use crate::offline::{self, Conflict, ConflictResolver, OfflineOptions, Resolution};
@@ -153,13 +153,17 @@ impl DatabaseOptions {
 #[derive(Debug, uniffi::Object)]
 pub struct Database {
     db: tidepool::Database,
+    /// Local and remote databases' own change notifications.
+    notifier: Arc<Notifier>,
 }
 
 impl Database {
     fn build(builder: tidepool::Builder) -> Result<Arc<Self>, TidepoolError> {
         let _runtime = runtime::enter();
+        let db = builder.build()?;
         Ok(Arc::new(Database {
-            db: builder.build()?,
+            notifier: Arc::new(Notifier::new(!db.is_replica())),
+            db,
         }))
     }
 }
@@ -218,7 +222,10 @@ impl Database {
     /// A new connection. Cheap: no I/O until its first statement.
     pub fn connect(&self) -> Arc<Connection> {
         let _runtime = runtime::enter();
-        Arc::new(Connection::new(self.db.connect()))
+        Arc::new(Connection::new(
+            self.db.connect(),
+            Arc::clone(&self.notifier),
+        ))
     }
 
     /// The server URL without credentials, or the local `file:` URL (`:memory:`).
@@ -303,14 +310,20 @@ impl Database {
         run(async move { Ok(db.resolve_conflict(id, resolution.into()).await?) }).await
     }
 
-    /// Replica or offline: calls `listener` with the tables changed by each local commit
-    /// (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
-    /// its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
+    /// Calls `listener` after each change, on a thread of its own, until the handle is
+    /// cancelled or dropped. Replica or offline: the tables changed by each local commit on
+    /// the database (origin `Local`) and by each sync that changed rows (origin `Remote`).
+    /// Local or remote: each committed write made through this database's connections (a
+    /// statement, batch or script outside a transaction, or a transaction's commit; never a
+    /// rollback), origin `Local`, with `tables` empty (not known here).
     pub fn add_change_listener(
         &self,
         listener: Box<dyn ChangeListener>,
     ) -> Result<Arc<ChangeListenerHandle>, TidepoolError> {
-        let changes = self.db.subscribe()?;
-        Ok(Arc::new(changes::listen(changes, listener)?))
+        let source = match self.notifier.subscribe() {
+            Some(own) => own,
+            None => Source::Core(self.db.subscribe()?),
+        };
+        Ok(Arc::new(changes::listen(source, listener)?))
     }
 }

@@ -1,5 +1,6 @@
-// Change notifications of replica and offline databases: the tables changed by each local
-// commit and by each sync that changed rows, as an AsyncStream or a callback.
+// Change notifications, as an AsyncStream or a callback: on replica and offline databases the
+// tables changed by each local commit and by each sync that changed rows; on local and remote
+// databases the commits made through the database's connections (without tables).
 
 import TidepoolFFI
 
@@ -11,7 +12,8 @@ public enum ChangeOrigin: String, Sendable, Hashable {
     case remote = "remote"
 }
 
-/// Tables changed by a committed local write or by a sync: refresh what shows them.
+/// Tables changed by a committed local write or by a sync: refresh what shows them. `tables` is
+/// empty for the writes of a local or remote database (see `Database.addChangeListener`).
 public struct TableChange: Equatable, Hashable, Sendable {
     public let tables: [String]
     public let origin: ChangeOrigin
@@ -59,10 +61,12 @@ public final class ChangeSubscription: Sendable {
 }
 
 extension Database {
-    /// Replica or offline: calls `callback` with the tables changed by each local commit
-    /// (`.local`) and by each sync that changed rows (`.remote`), on a thread of the library's,
-    /// until the subscription is cancelled or released. Throws `UNSUPPORTED` for other
-    /// databases.
+    /// Calls `callback` after each change, on a thread of the library's, until the subscription
+    /// is cancelled or released. Replica or offline: the tables changed by each local commit on
+    /// the database (`.local`) and by each sync that changed rows (`.remote`). Local or remote:
+    /// each committed write made through this database's connections (a statement, batch or
+    /// script outside a transaction, or a transaction's commit; never a rollback), `.local`
+    /// with `tables` empty (not known there).
     public func addChangeListener(_ callback: @escaping @Sendable (TableChange) -> Void) throws
         -> ChangeSubscription
     {
@@ -70,8 +74,8 @@ extension Database {
         return ChangeSubscription(try ffi { try inner.addChangeListener(listener: ListenerBridge(callback)) })
     }
 
-    /// Replica or offline: the changes (see `addChangeListener`) from now until the iterating
-    /// task stops (or is cancelled).
+    /// The changes (see `addChangeListener`) from now until the iterating task stops (or is
+    /// cancelled).
     ///
     /// ```swift
     /// for await change in try db.changes() where change.tables.contains("notes") { reload() }

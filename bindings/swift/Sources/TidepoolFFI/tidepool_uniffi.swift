@@ -1153,9 +1153,12 @@ public func FfiConverterTypeConnection_lower(_ value: Connection) -> UInt64 {
 public protocol DatabaseProtocol: AnyObject, Sendable {
     
     /**
-     * Replica or offline: calls `listener` with the tables changed by each local commit
-     * (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
-     * its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
+     * Calls `listener` after each change, on a thread of its own, until the handle is
+     * cancelled or dropped. Replica or offline: the tables changed by each local commit on
+     * the database (origin `Local`) and by each sync that changed rows (origin `Remote`).
+     * Local or remote: each committed write made through this database's connections (a
+     * statement, batch or script outside a transaction, or a transaction's commit; never a
+     * rollback), origin `Local`, with `tables` empty (not known here).
      */
     func addChangeListener(listener: ChangeListener) throws  -> ChangeListenerHandle
     
@@ -1347,9 +1350,12 @@ public static func replica(path: String, url: String, options: DatabaseOptions)t
 
     
     /**
-     * Replica or offline: calls `listener` with the tables changed by each local commit
-     * (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
-     * its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
+     * Calls `listener` after each change, on a thread of its own, until the handle is
+     * cancelled or dropped. Replica or offline: the tables changed by each local commit on
+     * the database (origin `Local`) and by each sync that changed rows (origin `Remote`).
+     * Local or remote: each committed write made through this database's connections (a
+     * statement, batch or script outside a transaction, or a transaction's commit; never a
+     * rollback), origin `Local`, with `tables` empty (not known here).
      */
 open func addChangeListener(listener: ChangeListener)throws  -> ChangeListenerHandle  {
     return try  FfiConverterTypeChangeListenerHandle_lift(try rustCallWithError(FfiConverterTypeTidepoolError_lift) {
@@ -4935,7 +4941,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_tidepool_uniffi_checksum_method_rowcursor_next_page() != 36908) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_tidepool_uniffi_checksum_method_database_add_change_listener() != 62093) {
+    if (uniffi_tidepool_uniffi_checksum_method_database_add_change_listener() != 15855) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_tidepool_uniffi_checksum_method_database_conflicts() != 25267) {

@@ -115,11 +115,35 @@ final class ChangeTests: XCTestCase {
         XCTAssertEqual(released.all.count, 1, "a released listener was called")
     }
 
-    func testListenersNeedAReplicaOrAnOfflineDatabase() async throws {
-        for url in [":memory:", try TestServer.httpURL()] {
+    /// Local and remote databases: the commits made through the database's connections,
+    /// without tables; never a rollback.
+    func testLocalAndRemoteDatabasesReportTheirOwnCommits() async throws {
+        for url in [":memory:", try TestServer.httpURL(), try TestServer.wsURL()] {
             let db = try Database(url: url)
-            await assertThrowsTidepool(TidepoolError.Code.unsupported) { try db.addChangeListener { _ in } }
-            await assertThrowsTidepool(TidepoolError.Code.unsupported) { try db.changes() }
+            let conn = db.connect()
+            let table = uniqueTable("chg")
+            try await conn.execute("CREATE TABLE \(table) (v INTEGER)")
+            let seen = Collected()
+            let subscription = try db.addChangeListener { seen.add($0) }
+            try await conn.execute("INSERT INTO \(table) VALUES (1), (2)")
+            await eventually(5, url) { seen.all.count == 1 }
+            XCTAssertEqual(seen.all.first, TableChange(tables: [], origin: .local), url)
+            let rolledBack = try await conn.transaction()
+            try await rolledBack.execute("INSERT INTO \(table) VALUES (3)")
+            try await rolledBack.rollback()
+            try await conn.execute("UPDATE \(table) SET v = 0 WHERE 0")  // no rows: no change
+            try await conn.transaction { tx in
+                try await tx.execute("INSERT INTO \(table) VALUES (4)")
+            }
+            await eventually(5, url) { seen.all.count == 2 }
+            subscription.cancel()
+            try await conn.execute("INSERT INTO \(table) VALUES (5)")
+            let marker = Collected()
+            let markerSubscription = try db.addChangeListener { marker.add($0) }
+            try await conn.execute("INSERT INTO \(table) VALUES (6)")
+            await eventually(5, url) { !marker.all.isEmpty }
+            markerSubscription.cancel()
+            XCTAssertEqual(seen.all.count, 2, "\(url): a rollback, an empty update or a cancelled listener was heard")
         }
     }
 }

@@ -94,7 +94,6 @@ final class ReplicaTests: XCTestCase {
         XCTAssertNil(db.syncStatus)
         await assertThrowsTidepool(TidepoolError.Code.unsupported) { try await db.sync() }
         await assertThrowsTidepool(TidepoolError.Code.unsupported) { try await db.waitForSync() }
-        await assertThrowsTidepool(TidepoolError.Code.unsupported) { try db.addChangeListener { _ in } }
     }
 
     /// Two replicas of one server (two devices): a write through one reaches the other with its

@@ -189,10 +189,12 @@ class Database private constructor(private val inner: FfiDatabase) : AutoCloseab
     fun connect(): Connection = Connection(inner.connect())
 
     /**
-     * Replica or offline: calls [listener] with the tables changed by each local commit
-     * ([ChangeOrigin.LOCAL]) and by each sync that changed rows ([ChangeOrigin.REMOTE]), on a
-     * thread of the library's, until the returned handle is closed. `UNSUPPORTED` for other
-     * databases.
+     * Calls [listener] after each change, on a thread of the library's, until the returned
+     * handle is closed. Replica or offline: the tables changed by each local commit on the
+     * database ([ChangeOrigin.LOCAL]) and by each sync that changed rows ([ChangeOrigin.REMOTE]).
+     * Local or remote: each committed write made through this database's connections (a
+     * statement, batch or script outside a transaction, or a transaction's commit; never a
+     * rollback), [ChangeOrigin.LOCAL] with [TableChange.tables] empty (not known there).
      */
     fun addChangeListener(listener: (TableChange) -> Unit): AutoCloseable {
         val handle = native {

@@ -166,7 +166,10 @@ enum class ChangeOrigin {
     REMOTE,
 }
 
-/** Tables changed by a committed local write or by a sync: refresh what shows them. */
+/**
+ * Tables changed by a committed local write or by a sync: refresh what shows them. [tables] is
+ * empty for the writes of a local or remote database (see [Database.addChangeListener]).
+ */
 data class TableChange(val tables: List<String>, val origin: ChangeOrigin)
 
 internal fun FfiTableChange.toPublic() = TableChange(

@@ -1,6 +1,7 @@
-// The change feed of offline and replica databases: local commits arrive as LOCAL changes naming
-// their tables, syncs that pulled rows as REMOTE ones; rolled-back writes never arrive, and a
-// closed listener or a cancelled collector stops receiving.
+// The change feed: on offline and replica databases local commits arrive as LOCAL changes naming
+// their tables, syncs that pulled rows as REMOTE ones; on local and remote databases the commits
+// made through the database's connections arrive, without tables. Rolled-back writes never
+// arrive, and a closed listener or a cancelled collector stops receiving.
 package dev.tidepool
 
 import kotlinx.coroutines.Dispatchers
@@ -8,7 +9,10 @@ import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.params.ParameterizedTest
+import org.junit.jupiter.params.provider.EnumSource
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.test.Test
 import kotlin.test.assertEquals
@@ -16,6 +20,43 @@ import kotlin.test.assertTrue
 
 class ChangesTest {
     private suspend fun <T> Channel<T>.next(): T = withTimeout(30_000) { receive() }
+
+    @ParameterizedTest
+    @EnumSource(Target::class)
+    fun `on local and remote databases committed writes arrive and rolled-back ones never do`(target: Target) = runBlocking {
+        val t = uniqueTable("changes")
+        target.open().use { db ->
+            db.connect().use { conn ->
+                conn.execute("CREATE TABLE $t (v)")
+                val changes = Channel<TableChange>(Channel.UNLIMITED)
+                val listener = db.addChangeListener { changes.trySend(it) }
+                conn.execute("INSERT INTO $t VALUES (1), (2)")
+                conn.transaction { tx ->
+                    tx.execute("INSERT INTO $t VALUES (3)")
+                    tx.execute("UPDATE $t SET v = v + 10")
+                }
+                conn.beginTransaction().use { tx ->
+                    tx.execute("DELETE FROM $t")
+                    tx.rollback()
+                }
+                conn.execute("UPDATE $t SET v = 0 WHERE 0") // no rows: no change
+                conn.batch(Statement.of("INSERT INTO $t VALUES (4)"), Statement.of("INSERT INTO $t VALUES (5)"))
+                conn.executeBatch("INSERT INTO $t VALUES (6); INSERT INTO $t VALUES (7);")
+                conn.query("DELETE FROM $t WHERE v IN (4, 5) RETURNING v")
+                // Statement, commit, batch, script, RETURNING: five, all local and without tables.
+                val got = List(5) { changes.next() }
+                assertTrue(got.all { it == TableChange(emptyList(), ChangeOrigin.LOCAL) }, "$got")
+                listener.close()
+                conn.execute("INSERT INTO $t VALUES (8)")
+                val later = Channel<TableChange>(Channel.UNLIMITED)
+                db.addChangeListener { later.trySend(it) }.use {
+                    conn.execute("INSERT INTO $t VALUES (9)")
+                    later.next()
+                }
+                assertTrue(changes.tryReceive().isFailure, "nothing more: no rollback, no empty update, no closed listener")
+            }
+        }
+    }
 
     @Test
     fun `local writes and pulled changes arrive with their origin, and a closed listener stops`() = offlineTest {

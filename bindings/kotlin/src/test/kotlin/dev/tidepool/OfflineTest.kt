@@ -285,7 +285,6 @@ class OfflineTest {
             for (call in listOf<suspend () -> Unit>({ db.conflicts() }, { db.pendingChanges() }, { db.resolveConflict(1, Resolution.KeepRemote) }, { db.waitForSync() })) {
                 assertEquals("UNSUPPORTED", assertFailsWith<TidepoolException.Usage> { call() }.code)
             }
-            assertEquals("UNSUPPORTED", assertFailsWith<TidepoolException.Usage> { db.addChangeListener { } }.code)
         }
         val memory = assertFailsWith<TidepoolException.Usage> { Database.offline(":memory:", TestServer.plain.httpUrl) }
         assertEquals("INVALID_CONFIG", memory.code)

@@ -1081,7 +1081,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_tidepool_uniffi_checksum_method_rowcursor_next_page() and 0xFFFF) != 36908) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_add_change_listener() and 0xFFFF) != 62093) {
+    if ((lib.uniffi_tidepool_uniffi_checksum_method_database_add_change_listener() and 0xFFFF) != 15855) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_tidepool_uniffi_checksum_method_database_conflicts() and 0xFFFF) != 25267) {
@@ -2530,9 +2530,12 @@ public object FfiConverterTypeConnection: FfiConverter<Connection, Long> {
 public interface DatabaseInterface {
     
     /**
-     * Replica or offline: calls `listener` with the tables changed by each local commit
-     * (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
-     * its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
+     * Calls `listener` after each change, on a thread of its own, until the handle is
+     * cancelled or dropped. Replica or offline: the tables changed by each local commit on
+     * the database (origin `Local`) and by each sync that changed rows (origin `Remote`).
+     * Local or remote: each committed write made through this database's connections (a
+     * statement, batch or script outside a transaction, or a transaction's commit; never a
+     * rollback), origin `Local`, with `tables` empty (not known here).
      */
     fun `addChangeListener`(`listener`: ChangeListener): ChangeListenerHandle
     
@@ -2723,9 +2726,12 @@ open class Database: Disposable, AutoCloseable, DatabaseInterface
 
     
     /**
-     * Replica or offline: calls `listener` with the tables changed by each local commit
-     * (origin `Local`) and by each sync that changed rows (origin `Remote`), on a thread of
-     * its own, until the handle is cancelled or dropped. `UNSUPPORTED` for other databases.
+     * Calls `listener` after each change, on a thread of its own, until the handle is
+     * cancelled or dropped. Replica or offline: the tables changed by each local commit on
+     * the database (origin `Local`) and by each sync that changed rows (origin `Remote`).
+     * Local or remote: each committed write made through this database's connections (a
+     * statement, batch or script outside a transaction, or a transaction's commit; never a
+     * rollback), origin `Local`, with `tables` empty (not known here).
      */
     @Throws(TidepoolException::class)override fun `addChangeListener`(`listener`: ChangeListener): ChangeListenerHandle {
             return FfiConverterTypeChangeListenerHandle.lift(

@@ -76,6 +76,17 @@ impl LocalCapture {
             Ok(hlc)
         })?;
         if capturing {
+            // The clock goes on from where this device's stamps got to, whatever the wall
+            // clock says after a restart (the tables do not exist before the first sync).
+            let seen: rusqlite::Result<Option<i64>> = conn.query_row(
+                "SELECT max(v) FROM (SELECT max(hlc) AS v FROM _tidepool_outbox \
+                 UNION ALL SELECT value FROM _tidepool_replica WHERE key = 'hlc')",
+                [],
+                |r| r.get(0),
+            );
+            if let Ok(Some(seen)) = seen {
+                self.hlc.observe(seen);
+            }
             let me = Arc::clone(self);
             conn.commit_hook(Some(move || {
                 let tables = std::mem::take(&mut *me.txn.lock()).tables;

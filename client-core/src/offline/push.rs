@@ -519,7 +519,7 @@ pub(crate) async fn push(
         tx.commit().await?;
         offline.capture.hlc.observe(decided.max_stamp);
         let records: Vec<&str> = decided.records.iter().map(|(_, r)| r.as_str()).collect();
-        finish(local, &records, last, &reset, tables).await?;
+        finish(local, &records, last, &reset, tables, decided.max_stamp).await?;
         report.changes_pushed += batch.len() as u64;
         report.conflicts += decided.conflicts;
     }
@@ -550,6 +550,7 @@ async fn finish(
     last: i64,
     reset: &ServerState,
     tables: &BTreeMap<String, TableInfo>,
+    max_stamp: i64,
 ) -> Result<()> {
     let tx = local
         .transaction_with(TransactionBehavior::Immediate)
@@ -563,6 +564,12 @@ async fn finish(
         (last,),
     ));
     statements.push(set_meta("acked", last));
+    // The latest stamp seen on the server, so the clock passes it after a restart too.
+    statements.push(Statement::new(
+        "INSERT OR REPLACE INTO _tidepool_replica (key, value) VALUES ('hlc', \
+           max(?, coalesce((SELECT value FROM _tidepool_replica WHERE key = 'hlc'), 0)))",
+        (max_stamp,),
+    ));
     if !reset.is_empty() {
         let pending = entries(
             tx.query(
@@ -625,7 +632,7 @@ async fn recover(
         .collect();
     let reset = read_reset(tx, tables, &done, &all).await?;
     let records: Vec<&str> = records.iter().map(String::as_str).collect();
-    finish(local, &records, pushed, &reset, tables).await
+    finish(local, &records, pushed, &reset, tables, 0).await
 }
 
 /// A conflict row of the local table, as the public type.

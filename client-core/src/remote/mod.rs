@@ -352,8 +352,11 @@ impl RemoteConn {
     }
 }
 
+/// Errors that say the stream cannot take this request, which therefore did not run: a baton
+/// the server does not accept, or a stream still busy with a cursor body the client stopped
+/// reading (a dropped query). Outside a transaction a new stream is opened instead.
 fn baton_error(e: &Error) -> bool {
-    matches!(e.code(), "BATON_INVALID" | "BATON_REUSED")
+    matches!(e.code(), "BATON_INVALID" | "BATON_REUSED" | "STREAM_BUSY")
 }
 
 fn unexpected(response: &StreamResponse) -> Error {

@@ -310,3 +310,37 @@ async fn a_transaction_the_server_timed_out_is_lost_then_the_connection_recovers
         assert_eq!(count, 0, "{scheme}: the transaction was rolled back");
     }
 }
+
+/// A query dropped while its rows still stream leaves the server's stream busy writing them;
+/// the connection's next call must not fail for it (it opens a new stream outside a
+/// transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_query_does_not_block_the_next_call() {
+    let server = crate::support::TestServer::start().await;
+    for scheme in ["http", "ws"] {
+        let db = server.db(scheme);
+        let conn = db.connect();
+        for round in 0..3 {
+            let mut rows = conn
+                .query(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) \
+                     SELECT i, printf('%0100d', i) FROM n",
+                    (),
+                )
+                .await
+                .expect("query");
+            let first = rows.next().await.expect("row").expect("a row");
+            assert_eq!(first.get::<i64>(0).expect("i"), 1);
+            drop(rows);
+            let row = conn
+                .query("SELECT 41 + ?", (round,))
+                .await
+                .expect("the next call works")
+                .next()
+                .await
+                .expect("row")
+                .expect("a row");
+            assert_eq!(row.get::<i64>(0).expect("value"), 41 + round, "{scheme}");
+        }
+    }
+}

@@ -373,6 +373,21 @@ impl Statement {
         }
     }
 
+    /// Roughly how many bytes the statement takes in a request: to split large batches.
+    pub(crate) fn size_hint(&self) -> usize {
+        let args: usize = self
+            .stmt
+            .args
+            .iter()
+            .map(|v| match v {
+                crate::Value::Text(t) => t.len() + 4,
+                crate::Value::Blob(b) => b.len() + 4,
+                _ => 10,
+            })
+            .sum();
+        self.stmt.sql.as_ref().map_or(0, String::len) + args
+    }
+
     /// The number of parameters, when the statement was prepared.
     pub fn parameter_count(&self) -> Option<usize> {
         self.description.as_ref().map(|d| d.params.len())

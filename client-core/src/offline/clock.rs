@@ -87,37 +87,55 @@ impl Clocks {
         }
     }
 
-    /// The server's text form: a literal list `row_hlc,row_site,'col',hlc,site,...`.
+    /// The server's text form, a literal list: the row's stamp `hlc,site`, then for each other
+    /// stamp its `hlc,site` followed by the names of the columns that have it. A column
+    /// stamped like the row is left out (`col` falls back to the row's).
     pub fn format(&self) -> String {
         let mut values = vec![Value::Integer(self.row.0), Value::Integer(self.row.1)];
-        // A column stamped like the row needs no entry (`col` falls back to the row's).
-        for (name, (hlc, site)) in self.cols.iter().filter(|(_, s)| *s != self.row) {
-            values.push(Value::Text(name.clone()));
-            values.push(Value::Integer(*hlc));
-            values.push(Value::Integer(*site));
+        let mut groups: Vec<(Stamp, Vec<&str>)> = Vec::new();
+        for (name, stamp) in self.cols.iter().filter(|(_, s)| *s != self.row) {
+            match groups.iter_mut().find(|(s, _)| s == stamp) {
+                Some((_, names)) => names.push(name),
+                None => groups.push((*stamp, vec![name])),
+            }
+        }
+        for ((hlc, site), names) in groups {
+            values.push(Value::Integer(hlc));
+            values.push(Value::Integer(site));
+            values.extend(names.into_iter().map(|n| Value::Text(n.to_owned())));
         }
         format_list(&values)
     }
 
     /// Parses [`Clocks::format`]'s text; `None` if it is not that shape.
     pub fn parse(text: &str, deleted: bool) -> Option<Clocks> {
-        let values = parse_list(text).ok()?;
-        let int = |v: &Value| match v {
-            Value::Integer(i) => Some(*i),
+        let mut values = parse_list(text).ok()?.into_iter().peekable();
+        let mut int = || match values.next() {
+            Some(Value::Integer(i)) => Some(i),
             _ => None,
         };
-        let (head, rest) = values.split_at_checked(2)?;
-        if rest.len() % 3 != 0 {
-            return None;
+        let row = (int()?, int()?);
+        let mut cols = Vec::new();
+        loop {
+            let stamp = match values.next() {
+                None => break,
+                Some(Value::Integer(hlc)) => match values.next() {
+                    Some(Value::Integer(site)) => (hlc, site),
+                    _ => return None,
+                },
+                Some(_) => return None,
+            };
+            let mut named = false;
+            while let Some(Value::Text(_)) = values.peek() {
+                if let Some(Value::Text(name)) = values.next() {
+                    cols.push((name, stamp));
+                    named = true;
+                }
+            }
+            if !named {
+                return None;
+            }
         }
-        let row = (int(&head[0])?, int(&head[1])?);
-        let cols = rest
-            .chunks(3)
-            .map(|c| match &c[0] {
-                Value::Text(name) => Some((name.clone(), (int(&c[1])?, int(&c[2])?))),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()?;
         Some(Clocks { row, deleted, cols })
     }
 }
@@ -149,6 +167,12 @@ mod tests {
         assert_eq!(parsed.col("zz"), (10, 1));
         assert_eq!(parsed.latest(), (20, 2));
         assert_eq!(Clocks::parse("1,2,'a',3", false), None);
+        assert_eq!(Clocks::parse("1,2,3,4", false), None);
+        let mut same = Clocks::created(&["a".into(), "b".into()], (1, 1));
+        same.set_col("a", (9, 9));
+        same.set_col("b", (9, 9));
+        assert_eq!(same.format(), "1,1,9,9,'a','b'");
+        assert_eq!(Clocks::parse(&same.format(), false), Some(same));
         assert_eq!(Clocks::parse("'x'", false), None);
     }
 }

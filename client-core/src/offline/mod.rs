@@ -325,15 +325,29 @@ pub(crate) async fn apply_with_replay(
     let tx = local
         .transaction_with(TransactionBehavior::Immediate)
         .await?;
-    let pending = push::entries(
-        tx.query(
-            "SELECT id, hlc, tbl, pk, op, old, new FROM _tidepool_outbox ORDER BY id",
-            (),
-        )
+    // Usually nothing is pending (a sync pushes before it pulls): one cheap look first.
+    let queued = tx
+        .query("SELECT EXISTS (SELECT 1 FROM _tidepool_outbox)", ())
         .await?
         .collect_all()
-        .await?,
-    )?;
+        .await?
+        .first()
+        .map(|r| r.get::<i64>(0))
+        .transpose()?
+        .unwrap_or(0);
+    let pending = if queued == 0 {
+        Vec::new()
+    } else {
+        push::entries(
+            tx.query(
+                "SELECT id, hlc, tbl, pk, op, old, new FROM _tidepool_outbox ORDER BY id",
+                (),
+            )
+            .await?
+            .collect_all()
+            .await?,
+        )?
+    };
     for entry in pending.iter().filter(|e| keys(e)) {
         if let Some(info) = tables.get(&entry.table) {
             statements.extend(rebase::replay(info, entry));

@@ -177,7 +177,14 @@ async fn read_state(
     if queries.is_empty() {
         return Ok((state, 0));
     }
-    let mut results = tx.batch(queries).await?.into_iter();
+    // Replies are limited in size too: a few chunks of keys per request.
+    let mut results = Vec::with_capacity(queries.len());
+    let mut queries = queries.into_iter().peekable();
+    while queries.peek().is_some() {
+        let part: Vec<Statement> = queries.by_ref().take(READS_PER_REQUEST).collect();
+        results.extend(tx.batch(part).await?);
+    }
+    let mut results = results.into_iter();
     let mut pushed = 0;
     if watermark_of.is_some() {
         if let Some(row) = results.next().and_then(|r| r.rows.into_iter().next()) {
@@ -359,20 +366,44 @@ fn record_statements(site: i64, records: &[(i64, String)]) -> Vec<Statement> {
         .collect()
 }
 
-/// Statements per request: a large local transaction goes in several requests of one server
-/// transaction (requests have a size limit).
-const STATEMENTS_PER_REQUEST: usize = 2000;
+/// Queries per read request: each reads up to 500 rows or their stamps.
+const READS_PER_REQUEST: usize = 8;
+
+/// How much one request carries (roughly, in bytes): a large local transaction goes in
+/// several requests of one server transaction, as requests and replies have size limits.
+const REQUEST_BYTES: usize = 2 << 20;
+
+/// Splits statements into requests of about [`REQUEST_BYTES`].
+fn requests(statements: Vec<Statement>) -> Vec<Vec<Statement>> {
+    let mut out: Vec<Vec<Statement>> = Vec::new();
+    let mut size = usize::MAX;
+    for s in statements {
+        let n = s.size_hint();
+        if size.saturating_add(n) > REQUEST_BYTES {
+            out.push(Vec::new());
+            size = 0;
+        }
+        size += n;
+        if let Some(last) = out.last_mut() {
+            last.push(s);
+        }
+    }
+    out
+}
 
 /// Writes a page's statements, all or none: one atomic batch, or for a large page several
 /// inside a savepoint of their own, rolled back whole if one fails.
-async fn write_all(tx: &Transaction<'_>, mut statements: Vec<Statement>) -> Result<()> {
-    if statements.len() <= STATEMENTS_PER_REQUEST {
-        return tx.batch(statements).await.map(drop);
+async fn write_all(tx: &Transaction<'_>, statements: Vec<Statement>) -> Result<()> {
+    let mut parts = requests(statements);
+    if parts.len() <= 1 {
+        return match parts.pop() {
+            Some(part) => tx.batch(part).await.map(drop),
+            None => Ok(()),
+        };
     }
     tx.execute("SAVEPOINT tidepool_push", ()).await?;
-    while !statements.is_empty() {
-        let rest = statements.split_off(statements.len().min(STATEMENTS_PER_REQUEST));
-        if let Err(e) = tx.batch(std::mem::replace(&mut statements, rest)).await {
+    for part in parts {
+        if let Err(e) = tx.batch(part).await {
             tx.execute("ROLLBACK TO tidepool_push", ()).await?;
             tx.execute("RELEASE tidepool_push", ()).await?;
             return Err(e);

@@ -168,7 +168,10 @@ pub enum Resolution {
 /// Decides conflicts for the application during sync. Called on a sync task, once per
 /// conflict, never for rejected changes (they have nothing to choose between). The conflict it
 /// sees is not stored yet (`id` 0) nor decided (`rule` is `Resolver`, `outcome` means nothing
-/// yet). Must not block for long; a panic is caught and counts as [`Resolution::KeepRemote`].
+/// yet). It may be asked again about the same change when a push is redone (the server refused
+/// another change of the page, or the push failed before it committed), so it should decide
+/// from the conflict alone. Must not block for long; a panic is caught and counts as
+/// [`Resolution::KeepRemote`].
 pub trait Resolver: Send + Sync + std::fmt::Debug {
     fn resolve(&self, conflict: &Conflict) -> Resolution;
 }

@@ -202,6 +202,7 @@ final class OfflineTests: XCTestCase {
         XCTAssertEqual(report.conflicts, 1)
         XCTAssertEqual(asked.all.count, 1)
         XCTAssertEqual(asked.all.first?.kind, .updateUpdate)
+        XCTAssertEqual(asked.all.first?.rule, .resolver)
         XCTAssertEqual(asked.all.first?.columns, ["name"])
         let merged: [Value] = [1, "a-apple+b-apple", 100]
         var rows = try await d.dump(d.primary)

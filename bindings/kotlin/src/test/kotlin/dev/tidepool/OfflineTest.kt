@@ -192,6 +192,7 @@ class OfflineTest {
         assertEquals(1L, b.sync().conflicts)
         val asked = synchronized(seen) { seen.single() }
         assertEquals(ConflictKind.UPDATE_UPDATE, asked.kind)
+        assertEquals(ConflictRule.RESOLVER, asked.rule)
         assertEquals(listOf("name"), asked.columns)
         assertEquals(Value.Text("a-apple"), asked.remote!!["name"])
         assertEquals(listOf(1L, "a-apple+b-apple", 100L), primary { dump(it) }[0])

@@ -81,12 +81,18 @@ async fn read_one(conn: &Connection, id: i64) -> i64 {
     row.get(0).expect("id")
 }
 
+/// The `i`th key read: both sides read the same keys, spread over the table (a step through
+/// neighbouring ids would find its page cached far more often).
+fn key(i: u64) -> i64 {
+    (i as i64 * 7919) % READ_ROWS + 1
+}
+
 /// `iters` point reads one after another inside the runtime, as an application's task makes
 /// them (a `block_on` per read would measure entering the runtime as well).
 async fn reads(conn: &Connection, iters: u64) -> Duration {
     let started = Instant::now();
     for i in 0..iters {
-        std::hint::black_box(read_one(conn, (i as i64 * 7919) % READ_ROWS + 1).await);
+        std::hint::black_box(read_one(conn, key(i)).await);
     }
     started.elapsed()
 }
@@ -101,13 +107,14 @@ fn point_reads(c: &mut Criterion) {
     let raw = rusqlite::Connection::open(&path).expect("rusqlite");
 
     let mut group = c.benchmark_group("point_read");
-    let mut id = 0;
     group.bench_function("tidepool_local", |b| {
         b.iter_custom(|iters| rt.block_on(reads(&conn, iters)))
     });
+    let mut i = 0;
     group.bench_function("rusqlite", |b| {
         b.iter(|| {
-            id = id % READ_ROWS + 1;
+            i += 1;
+            let id = key(i);
             let mut stmt = raw
                 .prepare_cached("SELECT id, name, price FROM items WHERE id = ?")
                 .expect("prepare");

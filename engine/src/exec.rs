@@ -51,13 +51,16 @@ impl Executor<'_> {
     /// The SQL text of a statement given inline or by stored id.
     pub fn sql_text(&self, sql: Option<&str>, sql_id: Option<i32>) -> Result<Arc<str>, Error> {
         match (sql, sql_id) {
-            (Some(sql), None) => Ok(Arc::from(sql)),
-            (None, Some(id)) => self.sqls.get(&id).cloned().ok_or_else(|| {
-                err(
-                    code::SQL_NOT_FOUND,
-                    format!("no SQL text stored under id {id}"),
-                )
-            }),
+            (None, Some(id)) => self.stored_sql(id).cloned(),
+            _ => self.sql_str(sql, sql_id).map(Arc::from),
+        }
+    }
+
+    /// [`Executor::sql_text`] borrowed rather than copied.
+    fn sql_str<'s>(&'s self, sql: Option<&'s str>, sql_id: Option<i32>) -> Result<&'s str, Error> {
+        match (sql, sql_id) {
+            (Some(sql), None) => Ok(sql),
+            (None, Some(id)) => self.stored_sql(id).map(|sql| &**sql),
             (Some(_), Some(_)) => Err(err(
                 code::PROTOCOL_ERROR,
                 "a statement must not give both sql and sql_id",
@@ -67,6 +70,15 @@ impl Executor<'_> {
                 "a statement must give sql or sql_id",
             )),
         }
+    }
+
+    fn stored_sql(&self, id: i32) -> Result<&Arc<str>, Error> {
+        self.sqls.get(&id).ok_or_else(|| {
+            err(
+                code::SQL_NOT_FOUND,
+                format!("no SQL text stored under id {id}"),
+            )
+        })
     }
 
     /// The error for SQL text that failed to prepare. SQLite prepares the text after the first
@@ -120,15 +132,15 @@ impl Executor<'_> {
     /// `BEGIN [TRANSACTION] READONLY` (which SQLite would read as a transaction name) runs as
     /// `BEGIN DEFERRED` and makes the transaction refuse writes.
     fn prepare_stmt(&self, stmt: &Stmt) -> Result<rusqlite::CachedStatement<'_>, Error> {
-        let sql = self.sql_text(stmt.sql.as_deref(), stmt.sql_id)?;
-        let mut prepared = if is_begin_read_only(&sql) {
+        let sql = self.sql_str(stmt.sql.as_deref(), stmt.sql_id)?;
+        let mut prepared = if is_begin_read_only(sql) {
             let prepared = self.prepare("BEGIN DEFERRED")?;
             if self.conn.is_autocommit() {
                 self.read_only_txn.set(true);
             }
             prepared
         } else {
-            self.prepare(&sql)?
+            self.prepare(sql)?
         };
         bind_args(&mut prepared, stmt)?;
         Ok(prepared)
@@ -229,7 +241,7 @@ impl Executor<'_> {
             return Err(err(code::PROTOCOL_ERROR, message));
         }
         for (index, step) in batch.steps.iter().enumerate() {
-            self.sql_text(step.stmt.sql.as_deref(), step.stmt.sql_id)?;
+            self.sql_str(step.stmt.sql.as_deref(), step.stmt.sql_id)?;
             if let Some(cond) = &step.condition {
                 if !refers_to_earlier_steps(cond, index as u32) {
                     let message =
@@ -343,6 +355,43 @@ impl Executor<'_> {
         }
     }
 
+    /// Prepares a statement and binds its arguments, as a cursor's step would, for a caller
+    /// that steps it with [`Executor::read_rows`] (the client's reads run inline, which take a
+    /// short result whole and keep what they learn about the statement between runs).
+    pub fn prepare_read(&self, stmt: &Stmt) -> Result<rusqlite::CachedStatement<'_>, Error> {
+        self.prepare_stmt(stmt)
+    }
+
+    /// Steps a statement from [`Executor::prepare_read`] to its end, pushing the values of at
+    /// most `max_rows` rows to `rows` (none when `wants_rows` is false). `Ok(None)` when it
+    /// has more rows than that: it stopped there, which is only harmless for a read. No
+    /// protocol entries are built; the errors are those a cursor's step would carry.
+    pub fn read_rows(
+        &self,
+        prepared: &mut Statement<'_>,
+        wants_rows: bool,
+        max_rows: usize,
+        rows: &mut Vec<Vec<Value>>,
+    ) -> Result<Option<StepEndEntry>, Error> {
+        let total_before = self.conn.total_changes();
+        let width = prepared.column_count();
+        let mut stepped = prepared.raw_query();
+        while let Some(row) = stepped.next().map_err(|e| sqlite_error(&e))? {
+            if !wants_rows {
+                continue;
+            }
+            if rows.len() == max_rows {
+                return Ok(None);
+            }
+            rows.push(row_values(row, width)?);
+        }
+        drop(stepped);
+        Ok(Some(StepEndEntry {
+            affected_row_count: self.affected_since(total_before),
+            last_insert_rowid: Some(self.conn.last_insert_rowid()),
+        }))
+    }
+
     /// Executes every statement of `sql` in order, ignoring rows; stops at the first error.
     pub fn sequence(&self, sql: &str) -> Result<(), Error> {
         let mut statements = rusqlite::Batch::new(self.conn, sql);
@@ -441,18 +490,19 @@ fn columns(stmt: &Statement<'_>) -> Vec<Col> {
 }
 
 fn row_values(row: &rusqlite::Row<'_>, width: usize) -> Result<Vec<Value>, Error> {
-    (0..width)
-        .map(|i| {
-            let v = row.get_ref(i).map_err(|e| sqlite_error(&e))?;
-            Ok(match v {
-                ValueRef::Null => Value::Null,
-                ValueRef::Integer(i) => Value::Integer(i),
-                ValueRef::Real(f) => Value::Float(f),
-                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-            })
-        })
-        .collect()
+    // A plain loop: collecting `Result`s through an iterator adapter cost a point read more
+    // than the values themselves.
+    let mut values = Vec::with_capacity(width);
+    for i in 0..width {
+        values.push(match row.get_ref(i).map_err(|e| sqlite_error(&e))? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(i) => Value::Integer(i),
+            ValueRef::Real(f) => Value::Float(f),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        });
+    }
+    Ok(values)
 }
 
 /// A wire value bound as a SQLite parameter.

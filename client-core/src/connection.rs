@@ -9,6 +9,7 @@ use tokio::sync::Mutex;
 
 use crate::backend::{Backend, Interrupter};
 use crate::error::{code, Error, Result};
+use crate::local::ShortRead;
 use crate::params::Params;
 use crate::remote::retry::is_read_only_sql;
 use crate::remote::StoredSql;
@@ -106,12 +107,12 @@ impl Connection {
     /// them), the rows it changed and the last inserted rowid. For APIs that hand results over
     /// whole, as the bindings' `execute` does; [`Connection::query`] streams instead.
     pub async fn execute_full(&self, sql: &str, params: impl Into<Params>) -> Result<ResultSet> {
-        let result = self
-            .backend()
-            .await
-            .execute(stmt(sql, params.into()))
-            .await?;
-        Ok(result.into())
+        let stmt = stmt(sql, params.into());
+        let mut conn = self.backend().await;
+        if let Some(read) = read_inline(&conn, sql, &stmt)? {
+            return ResultSet::from_short(read);
+        }
+        Ok(conn.execute(stmt).await?.into())
     }
 
     /// Runs a query; its rows stream through a cursor as they are read (servers without
@@ -120,6 +121,9 @@ impl Connection {
     pub async fn query(&self, sql: &str, params: impl Into<Params>) -> Result<Rows> {
         let stmt = stmt(sql, params.into());
         let mut conn = self.backend_owned().await;
+        if let Some(read) = read_inline(&conn, sql, &stmt)? {
+            return Ok(Rows::whole(read));
+        }
         if is_read_only_sql(sql) {
             let batch = Batch {
                 steps: vec![BatchStep {
@@ -246,6 +250,15 @@ impl Drop for Connection {
         if let Ok(mut conn) = self.inner.try_lock() {
             conn.close_in_background();
         }
+    }
+}
+
+/// A short read on a local database, run inline and read whole (see `local/read.rs`); `None`
+/// for anything else, which then runs the usual way.
+fn read_inline(backend: &Backend, sql: &str, stmt: &Stmt) -> Result<Option<ShortRead>> {
+    match backend {
+        Backend::Local(local) if is_read_only_sql(sql) => local.read_inline(stmt),
+        _ => Ok(None),
     }
 }
 

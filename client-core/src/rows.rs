@@ -10,6 +10,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::backend::{Backend, Cursor};
 use crate::error::{code, Error, ErrorKind, Result};
+use crate::local::ShortRead;
 use crate::value::{FromValue, Value};
 
 /// A result column: its name and declared type.
@@ -159,6 +160,26 @@ impl From<StmtResult> for ResultSet {
     }
 }
 
+impl ResultSet {
+    /// A short local read's result, or the error that stopped it.
+    pub(crate) fn from_short(read: ShortRead) -> Result<Self> {
+        if let Some(error) = read.error {
+            return Err(error);
+        }
+        let rows = read
+            .rows
+            .into_iter()
+            .map(|values| Row::new(Arc::clone(&read.columns), values))
+            .collect();
+        Ok(ResultSet {
+            columns: read.columns,
+            rows,
+            rows_affected: read.rows_affected,
+            last_insert_rowid: read.last_insert_rowid,
+        })
+    }
+}
+
 /// Rows read as they arrive. The connection is busy until the rows are read to the end or
 /// dropped; dropping them stops the statement (on a local database, at once).
 #[derive(Debug)]
@@ -171,7 +192,8 @@ pub struct Rows {
 
 #[derive(Debug)]
 enum Source {
-    Buffered(VecDeque<Vec<Value>>),
+    /// Rows read already, and the error that stopped the statement after them, if any.
+    Buffered(VecDeque<Vec<Value>>, Option<Error>),
     Cursor {
         cursor: Cursor,
         // Held so no other request uses the connection while the cursor reads it.
@@ -184,9 +206,19 @@ impl Rows {
     pub(crate) fn buffered(result: StmtResult) -> Self {
         Rows {
             columns: columns(result.cols),
-            source: Source::Buffered(result.rows.into_iter().map(|r| r.values).collect()),
+            source: Source::Buffered(result.rows.into_iter().map(|r| r.values).collect(), None),
             rows_affected: result.affected_row_count,
             last_insert_rowid: result.last_insert_rowid,
+        }
+    }
+
+    /// A short local read's rows, all read already.
+    pub(crate) fn whole(read: ShortRead) -> Self {
+        Rows {
+            columns: read.columns,
+            source: Source::Buffered(read.rows.into(), read.error),
+            rows_affected: read.rows_affected,
+            last_insert_rowid: read.last_insert_rowid,
         }
     }
 
@@ -238,7 +270,16 @@ impl Rows {
     /// The next row, or `None` after the last.
     pub async fn next(&mut self) -> Result<Option<Row>> {
         let values = match &mut self.source {
-            Source::Buffered(rows) => rows.pop_front(),
+            Source::Buffered(rows, error) => match (rows.pop_front(), error.take()) {
+                (None, Some(e)) => {
+                    self.source = Source::Done;
+                    return Err(e);
+                }
+                (row, error_after) => {
+                    *error = error_after;
+                    row
+                }
+            },
             Source::Done => None,
             Source::Cursor { cursor, .. } => loop {
                 match cursor.next().await {

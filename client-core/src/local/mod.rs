@@ -14,15 +14,17 @@
 //!
 //! A short read outside a transaction runs inline on the async worker, on a reader idle at that
 //! moment, under a 1 ms budget and a cap on its rows; one that outruns them is stopped and runs
-//! again on a blocking thread. All other SQLite work runs on tokio's blocking threads. A call's
-//! blocking task owns the connection it runs on, so dropping the call's future never strands
-//! the writer: the task finishes, then gives the connection back (or keeps it for the
-//! transaction it is in).
+//! again on a blocking thread. `Connection::query` and `execute_full` take such a read's rows
+//! whole, straight from SQLite (`read.rs`); other cursors get the engine's entries. All other
+//! SQLite work runs on tokio's blocking threads. A call's blocking task owns the connection it runs
+//! on, so dropping the call's future never strands the writer: the task finishes, then gives the
+//! connection back (or keeps it for the transaction it is in).
 
 mod cursor;
 pub(crate) mod functions;
 mod interrupt;
 mod pool;
+mod read;
 pub(crate) mod target;
 
 use std::sync::Arc;
@@ -36,6 +38,7 @@ pub(crate) use self::cursor::LocalCursor;
 pub(crate) use self::functions::UserFunction;
 pub(crate) use self::interrupt::Interrupts;
 pub(crate) use self::pool::{OpenSettings, Target};
+pub(crate) use self::read::ShortRead;
 
 use self::pool::{Lease, Pools};
 use crate::error::{Error, ErrorKind, Result};

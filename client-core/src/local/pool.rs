@@ -10,9 +10,8 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::InterruptHandle;
@@ -22,6 +21,7 @@ use tidepool_engine::Access;
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 use super::functions::UserFunction;
+use super::read::{Budget, ColumnCache};
 use crate::offline::capture::LocalCapture;
 
 /// Where a local database lives.
@@ -49,6 +49,9 @@ pub(crate) struct LocalSql {
     /// Set while a `BEGIN TRANSACTION READONLY` transaction is open on it (the engine's flag).
     read_only_txn: Cell<bool>,
     pub interrupt: Arc<InterruptHandle>,
+    budget: Arc<Budget>,
+    /// The column lists of recent inline reads.
+    pub columns: ColumnCache,
 }
 
 impl std::fmt::Debug for LocalSql {
@@ -66,10 +69,13 @@ impl LocalSql {
             function.register(&conn)?;
         }
         let interrupt = Arc::new(conn.get_interrupt_handle());
+        let budget = Budget::install(&conn);
         Ok(LocalSql {
             conn,
             read_only_txn: Cell::new(false),
             interrupt,
+            budget,
+            columns: ColumnCache::default(),
         })
     }
 
@@ -95,23 +101,9 @@ impl LocalSql {
     /// Runs `f` with SQLite's progress handler stopping its statements once `budget` has
     /// passed (they fail as interrupted). Returns `f`'s result and whether the budget ran out.
     pub fn within_budget<R>(&self, budget: Duration, f: impl FnOnce() -> R) -> (R, bool) {
-        let deadline = Instant::now() + budget;
-        let overran = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&overran);
-        // Checked every 1,000 virtual machine instructions: a few microseconds.
-        self.conn.progress_handler(
-            1000,
-            Some(move || {
-                let over = Instant::now() > deadline;
-                if over {
-                    flag.store(true, Ordering::Relaxed);
-                }
-                over
-            }),
-        );
+        self.budget.start(budget);
         let out = f();
-        self.conn.progress_handler(0, None::<fn() -> bool>);
-        (out, overran.load(Ordering::Relaxed))
+        (out, self.budget.finish())
     }
 
     /// Rolls back whatever transaction is open. Blocking.
@@ -197,6 +189,20 @@ impl Pools {
         })
     }
 
+    /// Runs `f` on a reader that is idle right now, without waiting and without a [`Lease`]
+    /// (an inline read, which never outlives the call); `None` when all are busy or the
+    /// database has no readers.
+    pub fn with_idle_reader<R>(&self, f: impl FnOnce(&LocalSql) -> R) -> Option<R> {
+        let readers = self.readers.as_ref()?;
+        let _permit = readers.permits.try_acquire().ok()?;
+        // Dropped before the permit, panic or not, so the permit never goes back without it.
+        let held = PutBack {
+            idle: &readers.idle,
+            sql: Some(readers.idle.lock().pop()?),
+        };
+        held.sql.as_ref().map(f)
+    }
+
     /// An idle reader, or the writer when the database has no readers.
     pub async fn reader(&self) -> Lease {
         let Some(readers) = &self.readers else {
@@ -245,6 +251,22 @@ impl Drop for ReaderHeld {
     fn drop(&mut self) {
         if let Some(sql) = self.sql.take() {
             self.readers.idle.lock().push(sql);
+        }
+    }
+}
+
+/// A reader borrowed by [`Pools::with_idle_reader`], put back when dropped.
+struct PutBack<'a> {
+    idle: &'a Mutex<Vec<LocalSql>>,
+    sql: Option<LocalSql>,
+}
+
+impl Drop for PutBack<'_> {
+    fn drop(&mut self) {
+        if let Some(sql) = self.sql.take() {
+            // A read cannot leave a transaction open; should one be, it ends here.
+            sql.rollback();
+            self.idle.lock().push(sql);
         }
     }
 }

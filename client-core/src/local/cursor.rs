@@ -1,6 +1,7 @@
-//! A local cursor: entries produced by the engine on a blocking thread, received through a
-//! bounded channel, so a large result is never held whole. Dropping the cursor interrupts its
-//! statement and closes the channel, which stops the engine at once and frees the connection.
+//! A local cursor: entries produced by the engine on a blocking thread, received through a bounded
+//! channel, so a large result is never held whole (or, for a short read run inline, entries
+//! produced already). Dropping the cursor interrupts its statement and closes the channel, which
+//! stops the engine at once and frees the connection.
 
 use std::sync::Arc;
 
@@ -15,10 +16,18 @@ use crate::error::Result;
 #[derive(Debug)]
 pub(crate) struct LocalCursor {
     peeked: Option<CursorEntry>,
-    entries: mpsc::Receiver<CursorEntry>,
+    entries: Entries,
     task: Option<JoinHandle<Option<()>>>,
     /// The cursor's own task, interrupted on drop.
     own: Arc<Interrupts>,
+}
+
+#[derive(Debug)]
+enum Entries {
+    /// From the blocking thread.
+    Channel(mpsc::Receiver<CursorEntry>),
+    /// Produced already (a short read run inline).
+    Buffered(std::vec::IntoIter<CursorEntry>),
 }
 
 impl LocalCursor {
@@ -30,7 +39,7 @@ impl LocalCursor {
     ) -> Result<Self> {
         let mut cursor = LocalCursor {
             peeked: None,
-            entries,
+            entries: Entries::Channel(entries),
             task: Some(task),
             own,
         };
@@ -40,14 +49,11 @@ impl LocalCursor {
 
     /// A cursor over entries produced already (a short read run inline).
     pub(super) fn buffered(entries: Vec<CursorEntry>) -> Self {
-        let (sender, receiver) = mpsc::channel(entries.len().max(1));
-        for entry in entries {
-            // Cannot fail: the channel has room for every entry and its receiver is here.
-            let _ = sender.try_send(entry);
-        }
+        let mut entries = entries.into_iter();
         LocalCursor {
-            peeked: None,
-            entries: receiver,
+            // Peeked, so that a refusal shows before rows are read.
+            peeked: entries.next(),
+            entries: Entries::Buffered(entries),
             task: None,
             own: Arc::new(Interrupts::default()),
         }
@@ -67,8 +73,12 @@ impl LocalCursor {
         if let Some(entry) = self.peeked.take() {
             return Ok(Some(entry));
         }
-        if let Some(entry) = self.entries.recv().await {
-            return Ok(Some(entry));
+        let entry = match &mut self.entries {
+            Entries::Channel(entries) => entries.recv().await,
+            Entries::Buffered(entries) => entries.next(),
+        };
+        if entry.is_some() {
+            return Ok(entry);
         }
         // The channel closed: the task ended. Tell a normal end from a failure.
         match self.task.take() {

@@ -346,6 +346,25 @@ impl LocalConn {
         }
     }
 
+    /// The writer, waiting at most the busy timeout for another connection's transaction to
+    /// end, as SQLite itself would: then `SQLITE_BUSY`, rather than waiting forever (two
+    /// connections used from one thread would otherwise deadlock).
+    async fn writer_within_busy_timeout(&self, pools: &Pools) -> Result<Lease> {
+        let wait = self.db.settings.busy_timeout;
+        tokio::time::timeout(wait, pools.writer())
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Sql,
+                    "SQLITE_BUSY",
+                    format!(
+                        "database is locked: another connection's transaction held the writer for \
+                     the busy timeout ({wait:?})"
+                    ),
+                )
+            })
+    }
+
     /// Takes the transaction's connection, or one for `route`, and starts `f` on a blocking
     /// thread with it. The task owns the connection: when it ends it keeps the connection for
     /// an open transaction or gives it back, whether or not anyone awaits it.
@@ -364,7 +383,7 @@ impl LocalConn {
         let fresh = match (session.is_some(), route) {
             (true, _) => None,
             (false, Route::Read) => Some(pools.reader().await),
-            (false, Route::Write) => Some(pools.writer().await),
+            (false, Route::Write) => Some(self.writer_within_busy_timeout(&pools).await?),
         };
         let interrupts = Arc::clone(&self.interrupts);
         let reads_only = self.reads_only;

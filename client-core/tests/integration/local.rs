@@ -801,3 +801,31 @@ local_modes!(query_reports_write_counts, |db| {
     assert_eq!(rows.rows_affected(), 2);
     assert_eq!(rows.last_insert_rowid(), Some(2));
 });
+
+/// A write that waits for another connection's transaction gives up after the busy timeout
+/// with SQLITE_BUSY, as SQLite does, instead of waiting forever (two connections driven from
+/// one thread would deadlock).
+#[tokio::test]
+async fn a_write_waits_for_another_transaction_only_the_busy_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = tidepool::Builder::local(dir.path().join("busy.db"))
+        .busy_timeout(std::time::Duration::from_millis(200))
+        .build()
+        .expect("build");
+    let a = db.connect();
+    let b = db.connect();
+    a.execute("CREATE TABLE t (x)", ()).await.expect("create");
+    let tx = a.transaction().await.expect("begin");
+    tx.execute("INSERT INTO t VALUES (1)", ())
+        .await
+        .expect("insert");
+    let e = b
+        .execute("INSERT INTO t VALUES (2)", ())
+        .await
+        .expect_err("the writer is held");
+    assert!(e.is_busy(), "{e:?}");
+    tx.commit().await.expect("commit");
+    b.execute("INSERT INTO t VALUES (2)", ())
+        .await
+        .expect("free again");
+}

@@ -145,6 +145,19 @@ fn point_reads(c: &mut Criterion) {
     group.finish();
 }
 
+/// The items table's raw data size: its values' bytes, 8 per number.
+async fn raw_bytes(conn: &Connection) -> i64 {
+    conn.query("SELECT sum(8 + length(name) + 8 + 8) FROM items", ())
+        .await
+        .expect("size")
+        .next()
+        .await
+        .expect("row")
+        .expect("a row")
+        .get::<i64>(0)
+        .expect("bytes")
+}
+
 /// A TCP relay that counts the bytes each way.
 struct Relay {
     addr: std::net::SocketAddr,
@@ -216,16 +229,7 @@ async fn sync_figures() {
         .build()
         .expect("db")
         .connect();
-    let raw = writer
-        .query("SELECT sum(8 + length(name) + 8 + 8) FROM items", ())
-        .await
-        .expect("size")
-        .next()
-        .await
-        .expect("row")
-        .expect("a row")
-        .get::<i64>(0)
-        .expect("bytes");
+    let raw = raw_bytes(&writer).await;
     let relay = Relay::start(addr).await;
     let dir = tempfile::tempdir().expect("tempdir");
     println!("\nreplica figures (one run, loopback, in-process server)");
@@ -298,16 +302,7 @@ async fn offline_figures() {
         conn.execute("UPDATE items SET qty = qty + 1, name = name || '+'", ())
             .await
             .expect("local update of every row");
-        let raw = conn
-            .query("SELECT sum(8 + length(name) + 8 + 8) FROM items", ())
-            .await
-            .expect("size")
-            .next()
-            .await
-            .expect("row")
-            .expect("a row")
-            .get::<i64>(0)
-            .expect("bytes");
+        let raw = raw_bytes(&conn).await;
         relay.take();
         let started = Instant::now();
         let report = a.push().await.expect("push");

@@ -254,12 +254,7 @@ fn write_version(
     image: Option<&RowImage>,
 ) -> Vec<(String, Vec<Value>)> {
     let t = ident(&conflict.table);
-    let key_cols = info.key.columns_sql();
-    let where_key = format!(
-        "({}) = ({})",
-        key_cols.join(", "),
-        vec!["?"; key_cols.len()].join(", ")
-    );
+    let where_key = info.where_key();
     let Some(image) = image else {
         return vec![(
             format!("DELETE FROM {t} WHERE {where_key}"),
@@ -384,14 +379,11 @@ pub(crate) async fn capture_statements(
 
 /// Pending changes and unresolved conflicts on the device.
 pub(crate) async fn counts(local: &Connection) -> Result<(u64, u64)> {
-    let row = crate::replica::sync::rows(
+    let row = crate::replica::sync::one_row(
         local,
         "SELECT (SELECT count(*) FROM _tidepool_outbox), (SELECT count(*) FROM _tidepool_conflicts)",
         vec![],
     )
     .await?;
-    let row = row
-        .first()
-        .ok_or_else(|| Error::protocol("no row from a count"))?;
     Ok((row.get::<i64>(0)? as u64, row.get::<i64>(1)? as u64))
 }

@@ -10,15 +10,6 @@ use crate::replica::literal::ident;
 use crate::replica::sync::TableInfo;
 use crate::{Statement, Value};
 
-fn where_key(info: &TableInfo) -> String {
-    let cols = info.key.columns_sql();
-    format!(
-        "({}) = ({})",
-        cols.join(", "),
-        vec!["?"; cols.len()].join(", ")
-    )
-}
-
 /// `INSERT OR REPLACE` of a whole row image (with the rowid for rowid-keyed tables).
 fn upsert(table: &str, info: &TableInfo, key: &[Value], image: &RowImage, verb: &str) -> Statement {
     let mut cols: Vec<String> = image.iter().map(|(c, _)| ident(c)).collect();
@@ -58,10 +49,7 @@ pub(crate) fn set_row(
 ) -> Vec<Statement> {
     match row {
         Some(image) => vec![upsert(table, info, key, image, "INSERT OR REPLACE")],
-        None => vec![Statement::new(
-            &format!("DELETE FROM {} WHERE {}", ident(table), where_key(info)),
-            key.to_vec(),
-        )],
+        None => vec![Statement::new(&info.delete_sql(table), key.to_vec())],
     }
 }
 
@@ -94,7 +82,7 @@ pub(crate) fn replay(info: &TableInfo, entry: &Entry) -> Vec<Statement> {
                         "UPDATE {} SET {} WHERE {}",
                         ident(table),
                         set.join(", "),
-                        where_key(info)
+                        info.where_key()
                     ),
                     values,
                 ));

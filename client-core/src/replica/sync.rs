@@ -121,14 +121,15 @@ impl TableInfo {
         )
     }
 
-    fn delete_sql(&self, table: &str) -> String {
+    /// `(k1, k2) = (?, ?)`: the condition that picks one row by its key.
+    pub(crate) fn where_key(&self) -> String {
         let key = self.key.columns_sql();
         let marks = vec!["?"; key.len()].join(", ");
-        format!(
-            "DELETE FROM {} WHERE ({}) = ({marks})",
-            ident(table),
-            key.join(", ")
-        )
+        format!("({}) = ({marks})", key.join(", "))
+    }
+
+    pub(crate) fn delete_sql(&self, table: &str) -> String {
+        format!("DELETE FROM {} WHERE {}", ident(table), self.where_key())
     }
 }
 
@@ -162,7 +163,7 @@ pub(crate) async fn rows(conn: &Connection, sql: &str, params: Vec<Value>) -> Re
     conn.query(sql, params).await?.collect_all().await
 }
 
-async fn one_row(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Row> {
+pub(crate) async fn one_row(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Row> {
     rows(conn, sql, params)
         .await?
         .into_iter()
